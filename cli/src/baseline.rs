@@ -1,0 +1,64 @@
+//! `modelmon baseline`: statistics.json and suggested constraints.json from a training dataset.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use modelmon_engine::dataset::profile_dataset;
+use modelmon_engine::suggest::suggest_constraints;
+
+use crate::progress::ProgressLine;
+use crate::{summary, write_file, CliError, FormatArg};
+
+#[derive(Args)]
+pub struct BaselineArgs {
+    /// A file or directory of the dataset; repeat to take several paths as one dataset.
+    #[arg(long = "dataset", required = true, value_name = "PATH")]
+    datasets: Vec<PathBuf>,
+    /// Layout of the files.
+    #[arg(long, value_enum, default_value = "csv")]
+    format: FormatArg,
+    /// CSV files start with a header line naming the columns (the default).
+    #[arg(long, overrides_with = "no_header")]
+    header: bool,
+    /// CSV files have no header line: columns are named _c0, _c1, ...
+    #[arg(long = "no-header")]
+    no_header: bool,
+    /// Directory for statistics.json and constraints.json.
+    #[arg(long, value_name = "DIR")]
+    output: PathBuf,
+    /// No progress line and no summary.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: BaselineArgs) -> Result<(), CliError> {
+    let started = Instant::now();
+    let format = args.format.dataset_format(!args.no_header);
+    let mut progress = ProgressLine::new(args.quiet);
+    let profile = profile_dataset(&args.datasets, format, &mut |p| progress.update(p))?;
+    progress.finish();
+    if profile.item_count() == 0 {
+        return Err(CliError::Usage(format!(
+            "the dataset has no records to baseline ({})",
+            profile.records.summary()
+        )));
+    }
+    let statistics = profile.to_statistics();
+    let constraints = suggest_constraints(&statistics);
+    let statistics_path = args.output.join("statistics.json");
+    let constraints_path = args.output.join("constraints.json");
+    write_file(&statistics_path, &statistics.to_json())?;
+    write_file(&constraints_path, &constraints.to_json())?;
+    if !args.quiet {
+        print!("{}", summary::records(&profile.records));
+        print!("{}", summary::features(&statistics));
+        println!(
+            "Wrote {} and {} in {:.2} s",
+            statistics_path.display(),
+            constraints_path.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `modelmon`: SageMaker-compatible data-quality monitoring on a laptop, no AWS account needed.
+
+mod baseline;
+mod demo;
+mod progress;
+mod summary;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use modelmon_engine::dataset::DatasetFormat;
+
+#[derive(Parser)]
+#[command(
+    name = "modelmon",
+    version,
+    about = "Data-quality monitoring for ML endpoints, compatible with SageMaker Model Monitor"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Profile a training dataset: writes statistics.json and suggested constraints.json.
+    Baseline(baseline::BaselineArgs),
+    /// The local demo: generate data, baseline it, and show the result. No AWS needed.
+    Demo(demo::DemoArgs),
+}
+
+/// The dataset formats a user can name on the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Json,
+    Parquet,
+}
+
+impl FormatArg {
+    pub fn dataset_format(self, header: bool) -> DatasetFormat {
+        match self {
+            FormatArg::Csv => DatasetFormat::Csv { header },
+            FormatArg::Json => DatasetFormat::JsonLines,
+            FormatArg::Parquet => DatasetFormat::Parquet,
+        }
+    }
+}
+
+/// Errors the CLI reports before exiting with status 1.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Engine(#[from] modelmon_engine::EngineError),
+    #[error("{path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Baseline(args) => baseline::run(args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes `contents` to `path`, creating its directory.
+pub fn write_file(path: &std::path::Path, contents: &str) -> Result<(), CliError> {
+    let write = || -> std::io::Result<()> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, contents)
+    };
+    write().map_err(|source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,148 @@
+//! Reading datasets (CSV, JSON Lines, Parquet) from files, directories or several paths taken
+//! as one dataset, streaming them into a [`DatasetProfile`] in bounded memory.
+
+mod csv;
+mod jsonl;
+mod parquet;
+
+use std::path::{Path, PathBuf};
+
+use crate::profile::DatasetProfile;
+use crate::EngineError;
+
+pub use self::jsonl::observe_json_record;
+
+/// The layout of a dataset's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetFormat {
+    /// Comma-separated values; with `header`, the first line of every file names the columns,
+    /// otherwise they are `_c0`, `_c1`, ... (Spark's names). An empty field is missing.
+    Csv {
+        header: bool,
+    },
+    /// One flat JSON object per line.
+    JsonLines,
+    Parquet,
+}
+
+impl DatasetFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetFormat::Csv { .. } => "CSV",
+            DatasetFormat::JsonLines => "JSON Lines",
+            DatasetFormat::Parquet => "Parquet",
+        }
+    }
+}
+
+/// How far a long read has got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub records: u64,
+}
+
+/// Receives progress now and then (every few tens of thousands of records and at each file's end).
+pub type ProgressFn<'a> = &'a mut dyn FnMut(Progress);
+
+/// Records between two progress reports.
+pub(crate) const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// The data files of `paths` in a stable order: each file as given, each directory's files
+/// recursively in name order. Hidden files and Spark/Hadoop markers (`.x`, `_SUCCESS`) are skipped.
+pub fn list_data_files(paths: &[PathBuf], format: DatasetFormat) -> Result<Vec<PathBuf>, EngineError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => EngineError::MissingPath { path: path.clone() },
+            _ => EngineError::io(path, source),
+        })?;
+        if metadata.is_dir() {
+            let before = files.len();
+            collect_dir(path, &mut files)?;
+            if files.len() == before {
+                return Err(EngineError::NoDataFiles {
+                    path: path.clone(),
+                    format: format.name(),
+                });
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), EngineError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io(dir, e))?
+        .map(|entry| entry.map(|e| e.path()).map_err(|e| EngineError::io(dir, e)))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        let hidden = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.') || n.starts_with('_'));
+        if hidden {
+            continue;
+        }
+        if entry.is_dir() {
+            collect_dir(&entry, files)?;
+        } else {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Profiles a whole dataset: every file of `paths` in order, as one dataset.
+pub fn profile_dataset(
+    paths: &[PathBuf],
+    format: DatasetFormat,
+    progress: ProgressFn<'_>,
+) -> Result<DatasetProfile, EngineError> {
+    let files = list_data_files(paths, format)?;
+    let bytes_total = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut reading = Reading {
+        bytes_total,
+        bytes_before: 0,
+        progress,
+    };
+    let mut profile = DatasetProfile::default();
+    let mut csv_header: Option<(PathBuf, Vec<String>)> = None;
+    for file in &files {
+        match format {
+            DatasetFormat::Csv { header } => {
+                csv::profile_csv_file(file, header, &mut csv_header, &mut profile, &mut reading)?
+            }
+            DatasetFormat::JsonLines => jsonl::profile_jsonl_file(file, &mut profile, &mut reading)?,
+            DatasetFormat::Parquet => parquet::profile_parquet_file(file, &mut profile, &mut reading)?,
+        }
+        reading.bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        reading.report(0, profile.records.read);
+    }
+    Ok(profile)
+}
+
+/// Progress bookkeeping shared by the readers.
+pub(crate) struct Reading<'a> {
+    bytes_total: u64,
+    bytes_before: u64,
+    progress: ProgressFn<'a>,
+}
+
+impl<'a> Reading<'a> {
+    pub(crate) fn report(&mut self, bytes_in_file: u64, records: u64) {
+        (self.progress)(Progress {
+            bytes_done: self.bytes_before + bytes_in_file,
+            bytes_total: self.bytes_total,
+            records,
+        });
+    }
+}

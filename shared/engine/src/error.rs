@@ -1,0 +1,46 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Everything the engine refuses to do, with enough context (file, line, field) to fix it.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: no such file or directory")]
+    MissingPath { path: PathBuf },
+    #[error("{path}: no data files found (looked for {format} files)")]
+    NoDataFiles { path: PathBuf, format: &'static str },
+    #[error("{path}: line {line}: {message}")]
+    Csv { path: PathBuf, line: u64, message: String },
+    #[error("{path}: {message}")]
+    Parquet { path: PathBuf, message: String },
+    #[error("{path}: header {found:?} does not match the header of {first_path}: {expected:?}")]
+    HeaderMismatch {
+        path: PathBuf,
+        first_path: PathBuf,
+        expected: Vec<String>,
+        found: Vec<String>,
+    },
+    #[error("{path}: duplicate column name `{name}` in the header")]
+    DuplicateColumn { path: PathBuf, name: String },
+    #[error("cannot merge profiles: {0}")]
+    Merge(String),
+    #[error(transparent)]
+    Sketch(#[from] crate::sketch::SketchError),
+    #[error(transparent)]
+    Format(#[from] modelmon_formats::FormatError),
+}
+
+impl EngineError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EngineError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Profiles: one-pass, mergeable summaries of a dataset's columns, and their conversion to
+//! SageMaker's `statistics.json`.
+
+mod account;
+mod categories;
+mod numeric;
+
+use std::collections::HashMap;
+
+use modelmon_formats::{
+    CategoricalBucket, CategoricalDistribution, Common, Dataset, FeatureStatistics, InferredType, KllBucket,
+    KllDistribution, KllParameters, KllSketchData, NumericalDistribution, NumericalStatistics, Statistics,
+    StringDistribution, StringStatistics,
+};
+use serde::{Deserialize, Serialize};
+
+pub use account::{RecordAccount, RejectReason, Rejections};
+pub use categories::{CategoryCounts, MAX_CATEGORIES};
+pub use numeric::NumericSummary;
+
+use crate::sketch::HyperLogLog;
+use crate::types::{classify, parse_number, KindCounts, ValueKind};
+use crate::EngineError;
+
+/// SageMaker always materialises the KLL distribution in 10 equal-width buckets.
+pub const KLL_BUCKETS: usize = 10;
+
+/// Everything known about one column so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    pub name: String,
+    pub kinds: KindCounts,
+    /// Dropped as soon as a value makes a numeric type impossible (a String or Boolean).
+    pub numeric: Option<NumericSummary>,
+    pub distinct: HyperLogLog,
+    pub categories: CategoryCounts,
+}
+
+impl ColumnProfile {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kinds: KindCounts::default(),
+            numeric: Some(NumericSummary::default()),
+            distinct: HyperLogLog::default(),
+            categories: CategoryCounts::default(),
+        }
+    }
+
+    /// A present value given as text (CSV fields, JSON strings): typed by Deequ's patterns.
+    pub fn observe_text(&mut self, text: &str) {
+        let kind = classify(text);
+        let number = match kind {
+            ValueKind::Integral | ValueKind::Fractional => parse_number(text).filter(|v| v.is_finite()),
+            _ => None,
+        };
+        // A digit string too long for f64 (e.g. 400 digits) is not a usable number.
+        let kind = if number.is_none() && matches!(kind, ValueKind::Integral | ValueKind::Fractional) {
+            ValueKind::String
+        } else {
+            kind
+        };
+        self.record_kind(kind, number);
+        self.distinct.insert(text.as_bytes());
+        self.categories.observe(text);
+    }
+
+    /// A present value that arrived typed (JSON numbers, Parquet columns). NaN and infinities
+    /// have no place in moments or sketches: the caller counts them as missing.
+    pub fn observe_number(&mut self, value: f64, kind: ValueKind) {
+        debug_assert!(value.is_finite());
+        self.record_kind(kind, Some(value));
+        self.distinct.insert(&value.to_bits().to_le_bytes());
+        self.categories.observe(&number_text(value, kind));
+    }
+
+    pub fn observe_bool(&mut self, value: bool) {
+        self.observe_text(if value { "true" } else { "false" });
+    }
+
+    fn record_kind(&mut self, kind: ValueKind, number: Option<f64>) {
+        self.kinds.add(kind);
+        match (kind, number) {
+            (ValueKind::Integral | ValueKind::Fractional, Some(value)) => {
+                if let Some(summary) = &mut self.numeric {
+                    summary.observe(value);
+                }
+            }
+            _ => self.numeric = None,
+        }
+    }
+
+    pub fn merge(&mut self, other: &ColumnProfile) -> Result<(), EngineError> {
+        self.kinds.merge(&other.kinds);
+        match (&mut self.numeric, &other.numeric) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs)?,
+            _ => self.numeric = None,
+        }
+        self.distinct.merge(&other.distinct);
+        self.categories.merge(&other.categories);
+        Ok(())
+    }
+
+    pub fn present(&self) -> u64 {
+        self.kinds.present()
+    }
+
+    /// Distinct values: exact while the column is low-cardinality, HyperLogLog beyond.
+    pub fn distinct_count(&self) -> u64 {
+        match self.categories.histogram() {
+            Some(histogram) => histogram.len() as u64,
+            None => self.distinct.estimate().round() as u64,
+        }
+    }
+
+    /// This column's `features[]` entry for a dataset of `item_count` records.
+    pub fn to_feature_statistics(&self, item_count: u64) -> FeatureStatistics {
+        let present = self.present();
+        let common = Common {
+            num_present: present,
+            num_missing: item_count.saturating_sub(present),
+        };
+        let completeness = Some(if item_count == 0 {
+            0.0
+        } else {
+            present as f64 / item_count as f64
+        });
+        let inferred_type = self.kinds.inferred_type();
+        match (&self.numeric, inferred_type.is_numeric()) {
+            (Some(summary), true) => FeatureStatistics {
+                name: self.name.clone(),
+                inferred_type,
+                numerical_statistics: Some(NumericalStatistics {
+                    common,
+                    mean: summary.mean(),
+                    sum: summary.sum(),
+                    std_dev: summary.std_dev(),
+                    min: summary.min,
+                    max: summary.max,
+                    approximate_num_distinct_values: Some(self.distinct_count()),
+                    completeness,
+                    distribution: Some(NumericalDistribution {
+                        kll: Some(kll_distribution(summary)),
+                    }),
+                }),
+                string_statistics: None,
+            },
+            _ => FeatureStatistics {
+                name: self.name.clone(),
+                // Booleans are profiled as strings: SageMaker's files know no Boolean features.
+                inferred_type: if inferred_type == InferredType::Boolean {
+                    InferredType::String
+                } else {
+                    inferred_type
+                },
+                numerical_statistics: None,
+                string_statistics: Some(StringStatistics {
+                    common,
+                    distinct_count: self.distinct_count() as f64,
+                    completeness,
+                    distribution: self.categories.histogram().filter(|h| !h.is_empty()).map(|histogram| {
+                        StringDistribution {
+                            categorical: Some(CategoricalDistribution {
+                                buckets: histogram
+                                    .into_iter()
+                                    .map(|(value, count)| CategoricalBucket { value, count })
+                                    .collect(),
+                            }),
+                        }
+                    }),
+                }),
+            },
+        }
+    }
+}
+
+fn number_text(value: f64, kind: ValueKind) -> String {
+    if kind == ValueKind::Integral && value.fract() == 0.0 && value.abs() < 1e18 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
+fn kll_distribution(summary: &NumericSummary) -> KllDistribution {
+    let sketch = &summary.sketch;
+    KllDistribution {
+        buckets: sketch
+            .buckets(summary.min, summary.max, KLL_BUCKETS)
+            .into_iter()
+            .map(|(lower_bound, upper_bound, count)| KllBucket {
+                lower_bound,
+                upper_bound,
+                count,
+            })
+            .collect(),
+        sketch: Some(KllSketchData {
+            parameters: KllParameters {
+                c: sketch.c(),
+                k: sketch.k() as f64,
+            },
+            data: sketch.levels().to_vec(),
+        }),
+    }
+}
+
+/// A dataset's profile: its columns in order of first appearance and the account of its records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetProfile {
+    pub columns: Vec<ColumnProfile>,
+    pub records: RecordAccount,
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+}
+
+impl DatasetProfile {
+    pub fn with_columns<S: AsRef<str>>(names: &[S]) -> Self {
+        let mut profile = Self::default();
+        for name in names {
+            profile.column_index(name.as_ref());
+        }
+        profile
+    }
+
+    /// The position of column `name`, adding it (with every earlier record missing it) if new.
+    pub fn column_index(&mut self, name: &str) -> usize {
+        if self.index.len() != self.columns.len() {
+            self.rebuild_index();
+        }
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        self.columns.push(ColumnProfile::new(name));
+        self.index.insert(name.to_string(), self.columns.len() - 1);
+        self.columns.len() - 1
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
+    }
+
+    pub fn item_count(&self) -> u64 {
+        self.records.analysed
+    }
+
+    /// Adds the profile of another part of the same dataset (another file, chunk or Lambda).
+    /// Columns are matched by name; a column only one side has is missing in the other's records.
+    pub fn merge(&mut self, other: &DatasetProfile) -> Result<(), EngineError> {
+        for column in &other.columns {
+            let i = self.column_index(&column.name);
+            self.columns[i].merge(column)?;
+        }
+        self.records.merge(&other.records);
+        Ok(())
+    }
+
+    pub fn to_statistics(&self) -> Statistics {
+        let item_count = self.item_count();
+        Statistics {
+            version: 0.0,
+            dataset: Dataset { item_count },
+            features: self
+                .columns
+                .iter()
+                .map(|c| c.to_feature_statistics(item_count))
+                .collect(),
+        }
+    }
+}

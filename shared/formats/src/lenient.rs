@@ -1,0 +1,26 @@
+//! Deserialisers for numbers that SageMaker (or a user's re-serialisation) writes loosely.
+
+use serde::{de, Deserialize, Deserializer};
+
+/// A count written as `23432` or `23432.0`.
+pub fn count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let value = f64::deserialize(deserializer)?;
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= u64::MAX as f64 {
+        Ok(value as u64)
+    } else {
+        Err(de::Error::custom(format!(
+            "expected a non-negative whole count, found {value}"
+        )))
+    }
+}
+
+/// An optional count written as an integer, a double or `null`.
+pub fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    match Option::<f64>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(value) if value.is_finite() && value >= 0.0 && value.fract() == 0.0 => Ok(Some(value as u64)),
+        Some(value) => Err(de::Error::custom(format!(
+            "expected a non-negative whole count, found {value}"
+        ))),
+    }
+}
