@@ -1,5 +1,6 @@
 //! `modelmon`: SageMaker-compatible data-quality monitoring on a laptop, no AWS account needed.
 
+mod analyze;
 mod baseline;
 mod demo;
 mod progress;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Profile a training dataset: writes statistics.json and suggested constraints.json.
     Baseline(baseline::BaselineArgs),
+    /// Check captured traffic (or a batch dataset) against a baseline: violations and metrics.
+    Analyze(analyze::AnalyzeArgs),
     /// The local demo: generate data, baseline it, and show the result. No AWS needed.
     Demo(demo::DemoArgs),
 }
@@ -53,6 +56,14 @@ impl FormatArg {
 pub enum CliError {
     #[error(transparent)]
     Engine(#[from] modelmon_engine::EngineError),
+    #[error(transparent)]
+    Format(#[from] modelmon_formats::FormatError),
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Write {
         path: PathBuf,
@@ -66,6 +77,7 @@ pub enum CliError {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
         Command::Baseline(args) => baseline::run(args),
         Command::Demo(args) => demo::run(args),
     };

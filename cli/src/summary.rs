@@ -89,3 +89,56 @@ pub fn short(value: f64) -> String {
         text.to_string()
     }
 }
+
+/// The checks: one line per feature with the numbers behind its verdicts, then the violations.
+pub fn checks(report: &modelmon_engine::checks::CheckReport) -> String {
+    if report.no_data {
+        return String::new();
+    }
+    let mut text = String::new();
+    let width = report
+        .features
+        .iter()
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(7)
+        .clamp(7, 40);
+    text.push_str(&format!(
+        "{:<width$}  {:<12}  {:<9}  {:<22}  verdict\n",
+        "feature", "type", "complete", "drift"
+    ));
+    for feature in &report.features {
+        let observed = feature.observed_type.map_or("-".to_string(), |t| t.to_string());
+        let completeness = feature
+            .completeness
+            .as_ref()
+            .map_or("-".to_string(), |m| format!("{:.1}%", m.value * 100.0));
+        let drift = feature.drift.as_ref().map_or("-".to_string(), |d| {
+            format!("{} (max {})", short(d.value), short(d.threshold))
+        });
+        let verdict = if feature.violations.is_empty() {
+            "ok".to_string()
+        } else {
+            feature
+                .violations
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        text.push_str(&format!(
+            "{:<width$}  {observed:<12}  {completeness:<9}  {drift:<22}  {verdict}\n",
+            feature.name
+        ));
+    }
+    if !report.violations.is_empty() {
+        text.push_str("Violations:\n");
+        for violation in &report.violations {
+            text.push_str(&format!(
+                "  {} / {}: {}\n",
+                violation.feature_name, violation.constraint_check_type, violation.description
+            ));
+        }
+    }
+    text
+}

@@ -82,12 +82,8 @@ pub fn record(rng: &mut Rng, drift: Drift) -> Vec<Option<String>> {
     } else {
         rng.choose(&PLANS)
     };
-    let base_charge = match plan {
-        "basic" => 25.0,
-        "standard" => 55.0,
-        _ => 95.0,
-    };
-    let charges = ((base_charge + 6.0 * rng.normal()).max(5.0) * 100.0).round() / 100.0;
+    // Charges depend on usage, not on the plan, so the plan shift leaves them alone.
+    let charges = ((55.0 + 18.0 * rng.normal()).max(5.0) * 100.0).round() / 100.0;
     let spend = (charges * tenure as f64 * (0.9 + 0.2 * rng.uniform()) * 100.0).round() / 100.0;
     let calls = (-(1.0 - rng.uniform()).ln() * 1.5).floor() as i64;
     let region = rng.choose(&REGIONS);

@@ -1,11 +1,17 @@
 //! modelmon's engine: everything that computes. Pure and synchronous; no AWS, no network.
 //!
+//! - [`analysis`]: one analysis run, from input files to the reports' contents;
+//! - [`capture`]: SageMaker data-capture records (endpoint traffic) into a profile;
+//! - [`checks`]: the six checks against a baseline, violations and metric values;
 //! - [`dataset`]: readers (CSV, JSON Lines, Parquet) streaming into a profile;
 //! - [`profile`]: mergeable column profiles and their `statistics.json`;
 //! - [`sketch`]: the KLL quantile sketch (SageMaker's layout) and HyperLogLog;
 //! - [`suggest`]: suggested `constraints.json`;
 //! - [`types`]: Deequ's type inference.
 
+pub mod analysis;
+pub mod capture;
+pub mod checks;
 pub mod dataset;
 mod error;
 pub mod profile;

@@ -1,10 +1,12 @@
 //! The file formats modelmon shares with SageMaker Model Monitor: `statistics.json`,
-//! `constraints.json` and `constraint_violations.json`.
+//! `constraints.json` and `constraint_violations.json`, and the data-capture records they are
+//! computed from.
 //!
 //! Reading is tolerant (unknown keys, legacy keys, integers written as doubles, overrides in both
 //! places SageMaker puts them); writing reproduces SageMaker's files byte for byte in layout
 //! (see [`jackson`]). No I/O beyond bytes in and strings out.
 
+pub mod capture;
 pub mod constraints;
 mod error;
 pub mod jackson;
@@ -12,6 +14,7 @@ mod lenient;
 pub mod statistics;
 pub mod violations;
 
+pub use capture::{CaptureData, CaptureRecord, Encoding, EventData, EventMetadata};
 pub use constraints::{
     CategoricalDriftMethod, ComparisonMethod, Constraints, DistributionConstraints, FeatureConstraints,
     MonitoringConfig, MonitoringConfigOverrides, NumConstraints, StringConstraints, Toggle,

@@ -99,7 +99,7 @@ pub(crate) fn profile_csv_file(
             }
         }
         profile.records.analysed_one();
-        if profile.records.read % PROGRESS_EVERY == 0 {
+        if profile.records.read.is_multiple_of(PROGRESS_EVERY) {
             reading.report(record.position().map_or(0, |p| p.byte()), profile.records.read);
         }
     }

@@ -57,7 +57,7 @@ pub(crate) fn profile_jsonl_file(
                 format!("{display}:{line_number}: {}", json_error_message(&err))
             }),
         }
-        if profile.records.read % PROGRESS_EVERY == 0 {
+        if profile.records.read.is_multiple_of(PROGRESS_EVERY) {
             reading.report(bytes_read, profile.records.read);
         }
     }

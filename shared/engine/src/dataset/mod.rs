@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::profile::DatasetProfile;
 use crate::EngineError;
 
+pub(crate) use self::jsonl::json_error_message;
 pub use self::jsonl::observe_json_record;
 
 /// The layout of a dataset's files.
@@ -103,6 +104,19 @@ pub fn profile_dataset(
     format: DatasetFormat,
     progress: ProgressFn<'_>,
 ) -> Result<DatasetProfile, EngineError> {
+    let mut profile = DatasetProfile::default();
+    profile_dataset_into(paths, format, &mut profile, progress)?;
+    Ok(profile)
+}
+
+/// Like [`profile_dataset`], into a profile prepared by the caller (e.g. one that tallies
+/// baseline domains).
+pub fn profile_dataset_into(
+    paths: &[PathBuf],
+    format: DatasetFormat,
+    profile: &mut DatasetProfile,
+    progress: ProgressFn<'_>,
+) -> Result<(), EngineError> {
     let files = list_data_files(paths, format)?;
     let bytes_total = files
         .iter()
@@ -114,20 +128,19 @@ pub fn profile_dataset(
         bytes_before: 0,
         progress,
     };
-    let mut profile = DatasetProfile::default();
     let mut csv_header: Option<(PathBuf, Vec<String>)> = None;
     for file in &files {
         match format {
             DatasetFormat::Csv { header } => {
-                csv::profile_csv_file(file, header, &mut csv_header, &mut profile, &mut reading)?
+                csv::profile_csv_file(file, header, &mut csv_header, profile, &mut reading)?
             }
-            DatasetFormat::JsonLines => jsonl::profile_jsonl_file(file, &mut profile, &mut reading)?,
-            DatasetFormat::Parquet => parquet::profile_parquet_file(file, &mut profile, &mut reading)?,
+            DatasetFormat::JsonLines => jsonl::profile_jsonl_file(file, profile, &mut reading)?,
+            DatasetFormat::Parquet => parquet::profile_parquet_file(file, profile, &mut reading)?,
         }
         reading.bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         reading.report(0, profile.records.read);
     }
-    Ok(profile)
+    Ok(())
 }
 
 /// Progress bookkeeping shared by the readers.

@@ -76,7 +76,7 @@ mod tests {
         assert_eq!(histogram.len(), MAX_CATEGORIES);
         assert_eq!(
             histogram.iter().map(|(_, c)| c).sum::<u64>(),
-            (0..120u64).map(|i| i % 3 + 1).sum()
+            (0..120u64).map(|i| i % 3 + 1).sum::<u64>()
         );
         assert_eq!(
             histogram[0],

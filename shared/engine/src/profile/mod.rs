@@ -34,6 +34,105 @@ pub struct ColumnProfile {
     pub numeric: Option<NumericSummary>,
     pub distinct: HyperLogLog,
     pub categories: CategoryCounts,
+    /// The first few values seen of each kind, to name offending values in violations.
+    pub examples: KindExamples,
+    /// Set for analysis when the baseline has a domain for this column: counts values inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainTally>,
+}
+
+/// How many examples of each value kind a column keeps.
+const EXAMPLES_PER_KIND: usize = 3;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindExamples {
+    pub integral: Vec<String>,
+    pub fractional: Vec<String>,
+    pub boolean: Vec<String>,
+    pub string: Vec<String>,
+}
+
+impl KindExamples {
+    fn slot(&mut self, kind: ValueKind) -> &mut Vec<String> {
+        match kind {
+            ValueKind::Integral => &mut self.integral,
+            ValueKind::Fractional => &mut self.fractional,
+            ValueKind::Boolean => &mut self.boolean,
+            ValueKind::String => &mut self.string,
+        }
+    }
+
+    fn offer(&mut self, kind: ValueKind, text: impl FnOnce() -> String) {
+        let slot = self.slot(kind);
+        if slot.len() < EXAMPLES_PER_KIND {
+            let text = text();
+            if !slot.contains(&text) {
+                slot.push(text);
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &KindExamples) {
+        for kind in [
+            ValueKind::Integral,
+            ValueKind::Fractional,
+            ValueKind::Boolean,
+            ValueKind::String,
+        ] {
+            for text in other.get(kind) {
+                self.offer(kind, || text.clone());
+            }
+        }
+    }
+
+    pub fn get(&self, kind: ValueKind) -> &[String] {
+        match kind {
+            ValueKind::Integral => &self.integral,
+            ValueKind::Fractional => &self.fractional,
+            ValueKind::Boolean => &self.boolean,
+            ValueKind::String => &self.string,
+        }
+    }
+}
+
+/// Values inside and outside a baseline domain (the allowed values of a categorical column).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DomainTally {
+    pub domain: std::collections::HashSet<String>,
+    pub inside: u64,
+    pub outside: u64,
+    /// The first few values outside the domain.
+    pub outside_examples: Vec<String>,
+}
+
+impl DomainTally {
+    pub fn new(domain: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            domain: domain.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
+    fn observe(&mut self, text: &str) {
+        if self.domain.contains(text) {
+            self.inside += 1;
+        } else {
+            self.outside += 1;
+            if self.outside_examples.len() < EXAMPLES_PER_KIND && !self.outside_examples.iter().any(|e| e == text) {
+                self.outside_examples.push(text.to_string());
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &DomainTally) {
+        self.inside += other.inside;
+        self.outside += other.outside;
+        for example in &other.outside_examples {
+            if self.outside_examples.len() < EXAMPLES_PER_KIND && !self.outside_examples.contains(example) {
+                self.outside_examples.push(example.clone());
+            }
+        }
+    }
 }
 
 impl ColumnProfile {
@@ -44,6 +143,8 @@ impl ColumnProfile {
             numeric: Some(NumericSummary::default()),
             distinct: HyperLogLog::default(),
             categories: CategoryCounts::default(),
+            examples: KindExamples::default(),
+            domain: None,
         }
     }
 
@@ -61,8 +162,12 @@ impl ColumnProfile {
             kind
         };
         self.record_kind(kind, number);
+        self.examples.offer(kind, || text.to_string());
         self.distinct.insert(text.as_bytes());
         self.categories.observe(text);
+        if let Some(domain) = &mut self.domain {
+            domain.observe(text);
+        }
     }
 
     /// A present value that arrived typed (JSON numbers, Parquet columns). NaN and infinities
@@ -71,7 +176,12 @@ impl ColumnProfile {
         debug_assert!(value.is_finite());
         self.record_kind(kind, Some(value));
         self.distinct.insert(&value.to_bits().to_le_bytes());
-        self.categories.observe(&number_text(value, kind));
+        let text = number_text(value, kind);
+        self.examples.offer(kind, || text.clone());
+        if let Some(domain) = &mut self.domain {
+            domain.observe(&text);
+        }
+        self.categories.observe(&text);
     }
 
     pub fn observe_bool(&mut self, value: bool) {
@@ -98,6 +208,12 @@ impl ColumnProfile {
         }
         self.distinct.merge(&other.distinct);
         self.categories.merge(&other.categories);
+        self.examples.merge(&other.examples);
+        match (&mut self.domain, &other.domain) {
+            (Some(mine), Some(theirs)) => mine.merge(theirs),
+            (None, Some(theirs)) => self.domain = Some(theirs.clone()),
+            _ => {}
+        }
         Ok(())
     }
 
@@ -211,6 +327,9 @@ pub struct DatasetProfile {
     pub records: RecordAccount,
     #[serde(skip)]
     index: HashMap<String, usize>,
+    /// Baseline domains to tally when the named columns appear (for categorical_values_check).
+    #[serde(skip)]
+    domains: HashMap<String, Vec<String>>,
 }
 
 impl DatasetProfile {
@@ -222,6 +341,14 @@ impl DatasetProfile {
         profile
     }
 
+    /// A profile that also counts, for each named column, the values inside its baseline domain.
+    pub fn with_domains(domains: HashMap<String, Vec<String>>) -> Self {
+        Self {
+            domains,
+            ..Self::default()
+        }
+    }
+
     /// The position of column `name`, adding it (with every earlier record missing it) if new.
     pub fn column_index(&mut self, name: &str) -> usize {
         if self.index.len() != self.columns.len() {
@@ -230,7 +357,12 @@ impl DatasetProfile {
         if let Some(&i) = self.index.get(name) {
             return i;
         }
-        self.columns.push(ColumnProfile::new(name));
+        let mut column = ColumnProfile::new(name);
+        column.domain = self
+            .domains
+            .get(name)
+            .map(|domain| DomainTally::new(domain.iter().cloned()));
+        self.columns.push(column);
         self.index.insert(name.to_string(), self.columns.len() - 1);
         self.columns.len() - 1
     }
@@ -242,6 +374,10 @@ impl DatasetProfile {
             .enumerate()
             .map(|(i, c)| (c.name.clone(), i))
             .collect();
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ColumnProfile> {
+        self.columns.iter().find(|c| c.name == name)
     }
 
     pub fn item_count(&self) -> u64 {

@@ -1,0 +1,155 @@
+//! `modelmon analyze`: a window of captured traffic (or a batch dataset) against a baseline.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat, Outcome};
+use modelmon_engine::capture::Window;
+use modelmon_engine::dataset::DatasetFormat;
+use modelmon_formats::{Constraints, Statistics};
+
+use crate::progress::ProgressLine;
+use crate::{summary, write_file, CliError};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum AnalyzeFormat {
+    /// SageMaker data-capture JSON Lines (endpoint traffic).
+    Capture,
+    Csv,
+    Json,
+    Parquet,
+}
+
+#[derive(Args)]
+pub struct AnalyzeArgs {
+    /// Captured traffic (a capture prefix, endpoint or variant folder, or files) or a dataset.
+    #[arg(long = "dataset", required = true, value_name = "PATH")]
+    datasets: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "capture")]
+    format: AnalyzeFormat,
+    /// CSV datasets: the first line of each file is a header (default: no header, like
+    /// SageMaker's batch input).
+    #[arg(long)]
+    header: bool,
+    /// The baseline's statistics.json.
+    #[arg(long, value_name = "FILE")]
+    statistics: PathBuf,
+    /// The baseline's constraints.json.
+    #[arg(long, value_name = "FILE")]
+    constraints: PathBuf,
+    /// Directory for statistics.json, constraint_violations.json and modelmon's report.json.
+    #[arg(long, value_name = "DIR")]
+    output: PathBuf,
+    /// Start of the window (RFC 3339, inclusive), e.g. 2024-03-10T13:00:00Z. Capture only.
+    #[arg(long, value_name = "TIME", requires = "end")]
+    start: Option<String>,
+    /// End of the window (RFC 3339, exclusive).
+    #[arg(long, value_name = "TIME", requires = "start")]
+    end: Option<String>,
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
+    let started = Instant::now();
+    let baseline = read_json(&args.statistics, Statistics::from_json_slice)?;
+    let constraints = read_json(&args.constraints, Constraints::from_json_slice)?;
+    let window = match (&args.start, &args.end) {
+        (Some(start), Some(end)) => Some(window(start, end)?),
+        _ => None,
+    };
+    let format = match args.format {
+        AnalyzeFormat::Capture => InputFormat::Capture,
+        AnalyzeFormat::Csv => InputFormat::Dataset(DatasetFormat::Csv { header: args.header }),
+        AnalyzeFormat::Json => InputFormat::Dataset(DatasetFormat::JsonLines),
+        AnalyzeFormat::Parquet => InputFormat::Dataset(DatasetFormat::Parquet),
+    };
+    if window.is_some() && !matches!(format, InputFormat::Capture) {
+        return Err(CliError::Usage(
+            "--start/--end select capture records by inferenceTime: use them with --format capture".into(),
+        ));
+    }
+    let request = AnalysisRequest {
+        paths: &args.datasets,
+        format,
+        window,
+        baseline: &baseline,
+        constraints: &constraints,
+    };
+    let mut progress = ProgressLine::new(args.quiet);
+    let analysis = analyze(&request, &mut |p| progress.update(p))?;
+    progress.finish();
+    write_outputs(&args.output, &analysis)?;
+    if !args.quiet {
+        print!("{}", report(&analysis));
+        println!(
+            "Reports in {} ({:.2} s)",
+            args.output.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// statistics.json and constraint_violations.json as SageMaker writes them, and modelmon's
+/// report.json (outcome, record account, metric values, the numbers behind each verdict).
+pub fn write_outputs(dir: &Path, analysis: &Analysis) -> Result<(), CliError> {
+    if analysis.outcome != Outcome::NoData {
+        write_file(&dir.join("statistics.json"), &analysis.statistics.to_json())?;
+        write_file(
+            &dir.join("constraint_violations.json"),
+            &analysis.violations().to_json(),
+        )?;
+    }
+    let report = serde_json::to_string_pretty(analysis).map_err(|e| CliError::Usage(e.to_string()))?;
+    write_file(&dir.join("report.json"), &(report + "\n"))
+}
+
+/// The readable summary: records, what violates what and by how much.
+pub fn report(analysis: &Analysis) -> String {
+    let mut text = summary::records(&analysis.records);
+    if let Some(capture) = &analysis.capture {
+        text.push_str(&format!(
+            "Capture: {} files, {} records outside the window, {} shadow records skipped\n",
+            capture.files, capture.outside_window, capture.shadow_skipped
+        ));
+    }
+    text.push_str(&summary::checks(&analysis.checks));
+    text.push_str(&format!("{}\n", analysis.exit_message));
+    text
+}
+
+fn window(start: &str, end: &str) -> Result<Window, CliError> {
+    let parse = |text: &str, flag: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                CliError::Usage(format!(
+                    "--{flag} {text:?} is not an RFC 3339 time ({e}); e.g. 2024-03-10T13:00:00Z"
+                ))
+            })
+    };
+    let window = Window {
+        start: parse(start, "start")?,
+        end: parse(end, "end")?,
+    };
+    if window.start >= window.end {
+        return Err(CliError::Usage(format!(
+            "the window is empty: --start {start} is not before --end {end}"
+        )));
+    }
+    Ok(window)
+}
+
+fn read_json<T>(
+    path: &Path,
+    parse: fn(&[u8], &str) -> Result<T, modelmon_formats::FormatError>,
+) -> Result<T, CliError> {
+    let bytes = std::fs::read(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(parse(&bytes, &path.display().to_string())?)
+}

@@ -1,0 +1,517 @@
+//! SageMaker data capture: the JSON Lines files an endpoint writes under
+//! `{prefix}/{endpoint}/{variant}/yyyy/mm/dd/hh/`, turned into rows of a profile.
+//!
+//! - Output columns come first, then input columns, as SageMaker's analyzer does when both are
+//!   captured; CSV and JSON-array payloads map to the baseline's feature names by position, flat
+//!   JSON objects by key.
+//! - Only records whose `inferenceTime` lies in `[start, end)` count; only hour folders that can
+//!   hold such records are read.
+//! - Shadow-variant records are skipped (and counted); a record that cannot be decoded is
+//!   rejected with its file, line and reason. A record whose input and output encodings differ is
+//!   an error, as in SageMaker.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Timelike, Utc};
+use modelmon_formats::{CaptureRecord, Encoding, EventData};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::dataset::{Progress, ProgressFn, PROGRESS_EVERY};
+use crate::profile::{DatasetProfile, RejectReason};
+use crate::types::ValueKind;
+use crate::EngineError;
+
+/// The analysis window `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn contains(&self, time: DateTime<Utc>) -> bool {
+        self.start <= time && time < self.end
+    }
+
+    /// The hour folders (`yyyy/mm/dd/hh`) that can hold records of the window. Capture files
+    /// roll about once a minute and sit in the hour of their first record, so the hour before
+    /// the window is included: its last file may hold the window's first records.
+    pub fn hour_folders(&self) -> Vec<String> {
+        let mut folders = Vec::new();
+        let mut hour = truncate_to_hour(self.start) - Duration::hours(1);
+        while hour < self.end {
+            folders.push(hour.format("%Y/%m/%d/%H").to_string());
+            hour += Duration::hours(1);
+        }
+        folders
+    }
+}
+
+fn truncate_to_hour(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(time)
+}
+
+/// What was read besides the analysed and rejected records (those are in the profile's account).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureSummary {
+    pub files: u64,
+    /// Records of the files read whose inferenceTime lies outside the window.
+    pub outside_window: u64,
+    /// Shadow-variant records (`invocationSource: ShadowExperiment`), which SageMaker skips.
+    pub shadow_skipped: u64,
+}
+
+/// Reads captured traffic into `profile`. `feature_names` are the baseline's features in order:
+/// positional payloads (CSV, JSON arrays) take their names from it (`_cN` beyond its end).
+pub fn profile_capture(
+    paths: &[PathBuf],
+    window: Option<Window>,
+    feature_names: &[String],
+    profile: &mut DatasetProfile,
+    progress: ProgressFn<'_>,
+) -> Result<CaptureSummary, EngineError> {
+    let files = list_capture_files(paths, window)?;
+    let bytes_total = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut summary = CaptureSummary::default();
+    let mut bytes_before = 0;
+    for file in &files {
+        summary.files += 1;
+        read_capture_file(file, window, feature_names, profile, &mut summary, &mut |bytes| {
+            progress(Progress {
+                bytes_done: bytes_before + bytes,
+                bytes_total,
+                records: 0,
+            })
+        })?;
+        bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    }
+    Ok(summary)
+}
+
+/// The capture files under `paths`, in name order, skipping hour folders outside the window.
+pub fn list_capture_files(paths: &[PathBuf], window: Option<Window>) -> Result<Vec<PathBuf>, EngineError> {
+    let wanted_hours = window.map(|w| w.hour_folders());
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => EngineError::MissingPath { path: path.clone() },
+            _ => EngineError::io(path, source),
+        })?;
+        if metadata.is_dir() {
+            walk(path, &mut Vec::new(), wanted_hours.as_deref(), &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(
+    dir: &Path,
+    trail: &mut Vec<String>,
+    hours: Option<&[String]>,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), EngineError> {
+    if let (Some(hours), Some(folder)) = (hours, hour_folder(trail)) {
+        if !hours.contains(&folder) {
+            return Ok(());
+        }
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io(dir, e))?
+        .map(|entry| entry.map(|e| e.path()).map_err(|e| EngineError::io(dir, e)))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        let name = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if entry.is_dir() {
+            trail.push(name);
+            walk(&entry, trail, hours, files)?;
+            trail.pop();
+        } else {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// `yyyy/mm/dd/hh` when the last four folders of `trail` look like one.
+fn hour_folder(trail: &[String]) -> Option<String> {
+    let last: &[String] = trail.get(trail.len().checked_sub(4)?..)?;
+    let widths = [4, 2, 2, 2];
+    let is_date = last
+        .iter()
+        .zip(widths)
+        .all(|(part, width)| part.len() == width && part.bytes().all(|b| b.is_ascii_digit()));
+    is_date.then(|| last.join("/"))
+}
+
+fn read_capture_file(
+    path: &Path,
+    window: Option<Window>,
+    feature_names: &[String],
+    profile: &mut DatasetProfile,
+    summary: &mut CaptureSummary,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), EngineError> {
+    let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::with_capacity(4096);
+    let mut line_number = 0u64;
+    let mut bytes_read = 0u64;
+    let display = path.display();
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| EngineError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        bytes_read += n as u64;
+        line_number += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match read_capture_line(&line, window, feature_names) {
+            Ok(Line::Rows(rows)) => {
+                for row in rows {
+                    observe_row(profile, row);
+                }
+            }
+            Ok(Line::OutsideWindow) => summary.outside_window += 1,
+            Ok(Line::Shadow) => summary.shadow_skipped += 1,
+            Err(LineError::Rejected(reason, message)) => profile
+                .records
+                .reject(reason, || format!("{display}:{line_number}: {message}")),
+            Err(LineError::Fatal(message)) => {
+                return Err(EngineError::Capture {
+                    path: path.to_path_buf(),
+                    line: line_number,
+                    message,
+                })
+            }
+        }
+        if line_number.is_multiple_of(PROGRESS_EVERY) {
+            progress(bytes_read);
+        }
+    }
+    Ok(())
+}
+
+enum Line {
+    Rows(Vec<Row>),
+    OutsideWindow,
+    Shadow,
+}
+
+enum LineError {
+    Rejected(RejectReason, String),
+    Fatal(String),
+}
+
+/// Where a field goes: a named column, or the baseline feature at this position.
+#[derive(Debug, Clone, PartialEq)]
+enum Column {
+    Named(String),
+    Position(usize),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum FieldValue {
+    Text(String),
+    Number(f64, ValueKind),
+    Bool(bool),
+    Missing,
+}
+
+type Row = Vec<(String, FieldValue)>;
+
+/// A decoded payload row, before positions are named.
+type PayloadRow = Vec<(Column, FieldValue)>;
+
+type Decoded = Result<Vec<PayloadRow>, (RejectReason, String)>;
+
+fn read_capture_line(line: &[u8], window: Option<Window>, feature_names: &[String]) -> Result<Line, LineError> {
+    let text = std::str::from_utf8(line).map_err(|err| {
+        LineError::Rejected(
+            RejectReason::InvalidUtf8,
+            format!("invalid UTF-8 at byte {}", err.valid_up_to() + 1),
+        )
+    })?;
+    let record: CaptureRecord = serde_json::from_str(text)
+        .map_err(|err| LineError::Rejected(RejectReason::MalformedJson, crate::dataset::json_error_message(&err)))?;
+    if record.event_metadata.is_shadow() {
+        return Ok(Line::Shadow);
+    }
+    let inference_time = DateTime::parse_from_rfc3339(&record.event_metadata.inference_time).map_err(|err| {
+        LineError::Rejected(
+            RejectReason::BadPayload,
+            format!(
+                "eventMetadata.inferenceTime `{}` is not an ISO-8601 time: {err}",
+                record.event_metadata.inference_time
+            ),
+        )
+    })?;
+    if window.is_some_and(|w| !w.contains(inference_time.with_timezone(&Utc))) {
+        return Ok(Line::OutsideWindow);
+    }
+    let capture = &record.capture_data;
+    let parts: Vec<(&str, &EventData)> = [
+        ("endpointOutput", &capture.endpoint_output),
+        ("endpointInput", &capture.endpoint_input),
+    ]
+    .into_iter()
+    .filter_map(|(name, part)| part.as_ref().map(|p| (name, p)))
+    .collect();
+    if parts.is_empty() {
+        return Err(LineError::Rejected(
+            RejectReason::BadPayload,
+            "captureData has neither endpointInput nor endpointOutput".to_string(),
+        ));
+    }
+    if let [(_, output), (_, input)] = parts.as_slice() {
+        if output.encoding != input.encoding {
+            return Err(LineError::Fatal(format!(
+                "Encoding mismatch: Encoding is {} for endpointInput, but Encoding is {} for endpointOutput. \
+                 SageMaker requires the same encoding for input and output; so does modelmon.",
+                input.encoding.as_str(),
+                output.encoding.as_str()
+            )));
+        }
+    }
+    let mut decoded = Vec::with_capacity(parts.len());
+    for (name, part) in &parts {
+        let rows =
+            decode_part(part).map_err(|(reason, message)| LineError::Rejected(reason, format!("{name}: {message}")))?;
+        decoded.push((*name, rows));
+    }
+    let rows = combine(decoded).map_err(|message| LineError::Rejected(RejectReason::BadPayload, message))?;
+    Ok(Line::Rows(
+        rows.into_iter().map(|row| name_columns(row, feature_names)).collect(),
+    ))
+}
+
+/// A payload's rows, each a list of (column, value).
+fn decode_part(part: &EventData) -> Decoded {
+    let content_type = part.observed_content_type.as_deref().unwrap_or("").to_ascii_lowercase();
+    let (text, is_csv) = match part.encoding {
+        Encoding::Csv => (part.data.clone(), true),
+        Encoding::Json => (part.data.clone(), false),
+        Encoding::Base64 => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(part.data.trim())
+                .map_err(|err| (RejectReason::BadPayload, format!("data is not valid base64: {err}")))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                (
+                    RejectReason::BadPayload,
+                    "base64 data does not decode to UTF-8 text".to_string(),
+                )
+            })?;
+            if content_type.contains("csv") {
+                (text, true)
+            } else if content_type.contains("json") {
+                (text, false)
+            } else {
+                return Err((
+                    RejectReason::BadPayload,
+                    format!("base64 payload of content type `{content_type}` is neither CSV nor JSON"),
+                ));
+            }
+        }
+    };
+    if is_csv {
+        decode_csv(&text)
+    } else {
+        decode_json(&text)
+    }
+}
+
+fn decode_csv(text: &str) -> Decoded {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|err| (RejectReason::BadPayload, format!("CSV payload: {err}")))?;
+        rows.push(
+            record
+                .iter()
+                .enumerate()
+                .map(|(i, field)| {
+                    let value = if field.is_empty() {
+                        FieldValue::Missing
+                    } else {
+                        FieldValue::Text(field.to_string())
+                    };
+                    (Column::Position(i), value)
+                })
+                .collect(),
+        );
+    }
+    Ok(rows)
+}
+
+/// A JSON payload: a flat object (columns by key), an array of scalars (by position), a scalar,
+/// an array of flat objects or arrays (several rows), or JSON Lines.
+fn decode_json(text: &str) -> Decoded {
+    let values: Vec<Value> = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Array(items)) if items.iter().all(|i| i.is_object() || i.is_array()) && !items.is_empty() => items,
+        Ok(value) => vec![value],
+        Err(first_err) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str::<Value>)
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                (
+                    RejectReason::MalformedJson,
+                    format!("JSON payload: {}", crate::dataset::json_error_message(&first_err)),
+                )
+            })?,
+    };
+    values.into_iter().map(json_row).collect()
+}
+
+fn json_row(value: Value) -> Result<PayloadRow, (RejectReason, String)> {
+    match value {
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(key, v)| Ok((Column::Named(key.clone()), scalar(v, &key)?)))
+            .collect(),
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| Ok((Column::Position(i), scalar(v, &format!("[{i}]"))?)))
+            .collect(),
+        other => Ok(vec![(Column::Position(0), scalar(other, "value")?)]),
+    }
+}
+
+fn scalar(value: Value, field: &str) -> Result<FieldValue, (RejectReason, String)> {
+    Ok(match value {
+        Value::Null => FieldValue::Missing,
+        Value::Bool(b) => FieldValue::Bool(b),
+        Value::Number(n) => {
+            let kind = if n.is_f64() {
+                ValueKind::Fractional
+            } else {
+                ValueKind::Integral
+            };
+            match n.as_f64().filter(|v| v.is_finite()) {
+                Some(v) => FieldValue::Number(v, kind),
+                None => FieldValue::Text(n.to_string()),
+            }
+        }
+        Value::String(s) => FieldValue::Text(s),
+        Value::Array(_) | Value::Object(_) => {
+            return Err((
+                RejectReason::NestedValue,
+                format!("field `{field}` is nested; SageMaker's built-in analysis and modelmon profile flat records"),
+            ))
+        }
+    })
+}
+
+/// Joins output rows with input rows (output columns first); positions run on across both.
+fn combine(parts: Vec<(&str, Vec<PayloadRow>)>) -> Result<Vec<PayloadRow>, String> {
+    let mut parts = parts.into_iter();
+    let Some((_, mut rows)) = parts.next() else {
+        return Ok(Vec::new());
+    };
+    for (name, more) in parts {
+        if more.len() != rows.len() {
+            return Err(format!(
+                "endpointOutput has {} rows but {name} has {}",
+                rows.len(),
+                more.len()
+            ));
+        }
+        for (row, extra) in rows.iter_mut().zip(more) {
+            let offset = row.iter().filter(|(c, _)| matches!(c, Column::Position(_))).count();
+            row.extend(extra.into_iter().map(|(column, value)| match column {
+                Column::Position(i) => (Column::Position(offset + i), value),
+                named => (named, value),
+            }));
+        }
+    }
+    Ok(rows)
+}
+
+fn name_columns(row: PayloadRow, feature_names: &[String]) -> Row {
+    row.into_iter()
+        .map(|(column, value)| {
+            let name = match column {
+                Column::Named(name) => name,
+                Column::Position(i) => feature_names.get(i).cloned().unwrap_or_else(|| format!("_c{i}")),
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+fn observe_row(profile: &mut DatasetProfile, row: Row) {
+    for (name, value) in row {
+        let i = profile.column_index(&name);
+        let column = &mut profile.columns[i];
+        match value {
+            FieldValue::Text(text) => column.observe_text(&text),
+            FieldValue::Number(v, kind) => column.observe_number(v, kind),
+            FieldValue::Bool(b) => column.observe_bool(b),
+            FieldValue::Missing => {}
+        }
+    }
+    profile.records.analysed_one();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn hour_folders_cover_the_window_and_the_hour_before() {
+        let window = Window {
+            start: time("2024-03-10T23:30:00Z"),
+            end: time("2024-03-11T01:00:00Z"),
+        };
+        assert_eq!(
+            window.hour_folders(),
+            vec!["2024/03/10/22", "2024/03/10/23", "2024/03/11/00"]
+        );
+        assert!(window.contains(time("2024-03-10T23:30:00Z")));
+        assert!(!window.contains(time("2024-03-11T01:00:00Z")), "end is exclusive");
+    }
+
+    #[test]
+    fn trail_ending_in_a_date_is_an_hour_folder() {
+        let trail: Vec<String> = ["ep", "AllTraffic", "2024", "03", "10", "22"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(hour_folder(&trail).as_deref(), Some("2024/03/10/22"));
+        assert_eq!(hour_folder(&trail[..5]), None);
+    }
+}
