@@ -33,6 +33,10 @@ pub struct AnalyzeArgs {
     /// SageMaker's batch input).
     #[arg(long)]
     header: bool,
+    /// The dataset paths are batch-transform capture destinations: analyse the data files their
+    /// manifests (`input/yyyy/mm/dd/hh/*`) list, read as --format.
+    #[arg(long)]
+    manifest: bool,
     /// The baseline's statistics.json.
     #[arg(long, value_name = "FILE")]
     statistics: PathBuf,
@@ -60,15 +64,25 @@ pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
         (Some(start), Some(end)) => Some(window(start, end)?),
         _ => None,
     };
-    let format = match args.format {
-        AnalyzeFormat::Capture => InputFormat::Capture,
-        AnalyzeFormat::Csv => InputFormat::Dataset(DatasetFormat::Csv { header: args.header }),
-        AnalyzeFormat::Json => InputFormat::Dataset(DatasetFormat::JsonLines),
-        AnalyzeFormat::Parquet => InputFormat::Dataset(DatasetFormat::Parquet),
+    let dataset_format = match args.format {
+        AnalyzeFormat::Capture => None,
+        AnalyzeFormat::Csv => Some(DatasetFormat::Csv { header: args.header }),
+        AnalyzeFormat::Json => Some(DatasetFormat::JsonLines),
+        AnalyzeFormat::Parquet => Some(DatasetFormat::Parquet),
     };
-    if window.is_some() && !matches!(format, InputFormat::Capture) {
+    let format = match (dataset_format, args.manifest) {
+        (None, false) => InputFormat::Capture,
+        (None, true) => {
+            return Err(CliError::Usage(
+                "--manifest needs the data files' --format (csv, json or parquet)".into(),
+            ))
+        }
+        (Some(format), false) => InputFormat::Dataset(format),
+        (Some(format), true) => InputFormat::BatchCapture(format),
+    };
+    if window.is_some() && matches!(format, InputFormat::Dataset(_)) {
         return Err(CliError::Usage(
-            "--start/--end select capture records by inferenceTime: use them with --format capture".into(),
+            "--start/--end select capture by time: use them with --format capture or --manifest".into(),
         ));
     }
     let request = AnalysisRequest {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::capture::{profile_capture, CaptureSummary, Window};
 use crate::checks::{run_checks, CheckReport};
-use crate::dataset::{profile_dataset_into, DatasetFormat, ProgressFn};
+use crate::dataset::{manifest_data_files, profile_dataset_into, DatasetFormat, ProgressFn};
 use crate::profile::{DatasetProfile, RecordAccount};
 use crate::EngineError;
 
@@ -18,12 +18,15 @@ use crate::EngineError;
 pub enum InputFormat {
     Capture,
     Dataset(DatasetFormat),
+    /// Batch-transform capture: manifests under the destination list the data files.
+    BatchCapture(DatasetFormat),
 }
 
 pub struct AnalysisRequest<'a> {
     pub paths: &'a [PathBuf],
     pub format: InputFormat,
-    /// Capture only: the records whose inferenceTime lies in `[start, end)`.
+    /// Endpoint capture: the records whose inferenceTime lies in `[start, end)`; batch capture:
+    /// the manifests in the window's hour folders.
     pub window: Option<Window>,
     pub baseline: &'a Statistics,
     pub constraints: &'a Constraints,
@@ -66,7 +69,7 @@ pub fn analyze(request: &AnalysisRequest<'_>, progress: ProgressFn<'_>) -> Resul
         .filter_map(|f| Some((f.name.clone(), f.string_constraints.as_ref()?.domains.clone()?)))
         .collect();
     let feature_names: Vec<String> = request.baseline.features.iter().map(|f| f.name.clone()).collect();
-    let mut profile = DatasetProfile::with_domains(domains);
+    let mut profile = DatasetProfile::with_domains(domains).with_positional_names(feature_names.clone());
     let capture = match request.format {
         InputFormat::Capture => Some(profile_capture(
             request.paths,
@@ -77,6 +80,11 @@ pub fn analyze(request: &AnalysisRequest<'_>, progress: ProgressFn<'_>) -> Resul
         )?),
         InputFormat::Dataset(format) => {
             profile_dataset_into(request.paths, format, &mut profile, progress)?;
+            None
+        }
+        InputFormat::BatchCapture(format) => {
+            let files = manifest_data_files(request.paths, request.window)?;
+            profile_dataset_into(&files, format, &mut profile, progress)?;
             None
         }
     };

@@ -19,6 +19,8 @@ pub enum EngineError {
     Csv { path: PathBuf, line: u64, message: String },
     #[error("{path}: line {line}: {message}")]
     Capture { path: PathBuf, line: u64, message: String },
+    #[error("{path}: line {line}: {message}")]
+    Manifest { path: PathBuf, line: u64, message: String },
     #[error("{path}: {message}")]
     Parquet { path: PathBuf, message: String },
     #[error("{path}: header {found:?} does not match the header of {first_path}: {expected:?}")]

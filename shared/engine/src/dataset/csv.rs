@@ -19,7 +19,8 @@ pub(crate) fn profile_csv_file(
     reading: &mut Reading<'_>,
 ) -> Result<(), EngineError> {
     let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    if file.metadata().map_err(|e| EngineError::io(path, e))?.len() == 0 {
+    let file_len = file.metadata().map_err(|e| EngineError::io(path, e))?.len();
+    if file_len == 0 {
         profile.records.empty_files.push(path.display().to_string());
         return Ok(());
     }
@@ -75,11 +76,20 @@ pub(crate) fn profile_csv_file(
         }
         let line = record.position().map_or(0, |p| p.line());
         let expected = *column_count.get_or_insert_with(|| {
-            let names: Vec<String> = (0..record.len()).map(|i| format!("_c{i}")).collect();
+            let names: Vec<String> = (0..record.len()).map(|i| profile.positional_name(i)).collect();
             ensure_columns(profile, &names);
             *first_header = Some((path.to_path_buf(), names));
             record.len()
         });
+        // The csv crate ends a quoted field at end of file without complaint: a quote opened and
+        // never closed would silently swallow the rest of the file into one record.
+        if reader.position().byte() >= file_len && has_unclosed_quote(path, record.position().map_or(0, |p| p.byte()))?
+        {
+            profile.records.reject(RejectReason::UnclosedQuote, || {
+                format!("{display}:{line}: a quoted field opened in this record is never closed (it runs to the end of the file)")
+            });
+            continue;
+        }
         if record.len() != expected {
             let found = record.len();
             let multiline = record.iter().any(|f| f.contains('\n'));
@@ -104,6 +114,24 @@ pub(crate) fn profile_csv_file(
         }
     }
     Ok(())
+}
+
+/// Whether the bytes from `start` to the end of the file hold an odd number of quotes: in
+/// well-formed CSV every quoted field opens and closes (an escaped quote is a pair).
+fn has_unclosed_quote(path: &Path, start: u64) -> Result<bool, EngineError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).map_err(|e| EngineError::io(path, e))?;
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| EngineError::io(path, e))?;
+    let mut quotes = 0usize;
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| EngineError::io(path, e))?;
+        if n == 0 {
+            return Ok(quotes % 2 == 1);
+        }
+        quotes += buffer[..n].iter().filter(|&&b| b == b'"').count();
+    }
 }
 
 /// The header's column names; `None` for a file with no lines at all.

@@ -35,7 +35,13 @@ pub(crate) fn profile_jsonl_file(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let text = match std::str::from_utf8(&line) {
+        // A byte-order mark some editors put at the start of a file is not part of the record.
+        let bytes = if line_number == 1 {
+            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&line)
+        } else {
+            &line
+        };
+        let text = match std::str::from_utf8(bytes) {
             Ok(text) => text,
             Err(err) => {
                 let offset = err.valid_up_to();

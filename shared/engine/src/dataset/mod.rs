@@ -3,6 +3,7 @@
 
 mod csv;
 mod jsonl;
+mod manifest;
 mod parquet;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use crate::EngineError;
 
 pub(crate) use self::jsonl::json_error_message;
 pub use self::jsonl::observe_json_record;
+pub use self::manifest::manifest_data_files;
 
 /// The layout of a dataset's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

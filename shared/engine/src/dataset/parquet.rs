@@ -26,32 +26,60 @@ pub(crate) fn profile_parquet_file(
         profile.records.empty_files.push(path.display().to_string());
         return Ok(());
     }
+    let file_len = file.metadata().map_err(|e| EngineError::io(path, e))?.len();
     let metadata = ParquetReader::new(file).get_metadata().map_err(parquet_error)?.clone();
+    // polars trusts the footer's offsets; a truncated file would make it index out of bounds.
+    for row_group in &metadata.row_groups {
+        if let Some(range) = row_group.byte_ranges_iter().find(|r| r.end > file_len) {
+            return Err(EngineError::Parquet {
+                path: path.to_path_buf(),
+                message: format!(
+                    "the file is truncated: a column chunk ends at byte {} but the file has {file_len} bytes",
+                    range.end
+                ),
+            });
+        }
+    }
+    let read_frame = |slice: Option<(usize, usize)>| -> Result<DataFrame, EngineError> {
+        let mut reader = ParquetReader::new(open()?);
+        reader.set_metadata(metadata.clone());
+        // Backstop for corrupt pages polars does not validate: an error naming the file, not a crash.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.with_slice(slice).finish()))
+            .map_err(|_| EngineError::Parquet {
+                path: path.to_path_buf(),
+                message: "the file is corrupt".to_string(),
+            })?
+            .map_err(parquet_error)
+    };
     let mut offset = 0usize;
     for row_group in &metadata.row_groups {
         let rows = row_group.num_rows();
-        let mut reader = ParquetReader::new(open()?);
-        reader.set_metadata(metadata.clone());
-        let frame = reader
-            .with_slice(Some((offset, rows)))
-            .finish()
-            .map_err(parquet_error)?;
+        let frame = read_frame(Some((offset, rows)))?;
         offset += rows;
-        observe_frame(&frame, profile).map_err(parquet_error)?;
+        observe_frame(&frame, profile).map_err(|message| EngineError::Parquet {
+            path: path.to_path_buf(),
+            message,
+        })?;
         reading.report(0, profile.records.read);
     }
     if metadata.row_groups.is_empty() {
         // A file with a schema and no rows still names its columns.
-        let frame = ParquetReader::new(open()?).finish().map_err(parquet_error)?;
-        observe_frame(&frame, profile).map_err(parquet_error)?;
+        let frame = read_frame(None)?;
+        observe_frame(&frame, profile).map_err(|message| EngineError::Parquet {
+            path: path.to_path_buf(),
+            message,
+        })?;
     }
     Ok(())
 }
 
-fn observe_frame(frame: &DataFrame, profile: &mut DatasetProfile) -> PolarsResult<()> {
+fn observe_frame(frame: &DataFrame, profile: &mut DatasetProfile) -> Result<(), String> {
     for column in frame.columns() {
-        let i = profile.column_index(column.name().as_str());
-        observe_series(column.as_materialized_series(), &mut profile.columns[i])?;
+        let name = column.name().as_str();
+        let i = profile.column_index(name);
+        observe_series(column.as_materialized_series(), &mut profile.columns[i]).map_err(|err| {
+            format!("column `{name}`: {err} (only flat columns are profiled: flatten nested ones first)")
+        })?;
     }
     profile.records.analysed_many(frame.height() as u64);
     Ok(())

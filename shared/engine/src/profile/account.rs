@@ -13,6 +13,8 @@ const EXAMPLES_PER_REASON: usize = 5;
 pub enum RejectReason {
     /// A CSV row with more or fewer fields than the header.
     WrongFieldCount,
+    /// A CSV quoted field that is never closed.
+    UnclosedQuote,
     /// Bytes that are not UTF-8.
     InvalidUtf8,
     /// A line that is not a JSON object.
@@ -27,6 +29,7 @@ impl RejectReason {
     pub fn as_str(self) -> &'static str {
         match self {
             RejectReason::WrongFieldCount => "wrong field count",
+            RejectReason::UnclosedQuote => "unclosed quote",
             RejectReason::InvalidUtf8 => "invalid UTF-8",
             RejectReason::MalformedJson => "malformed JSON",
             RejectReason::NestedValue => "nested value",

@@ -330,6 +330,9 @@ pub struct DatasetProfile {
     /// Baseline domains to tally when the named columns appear (for categorical_values_check).
     #[serde(skip)]
     domains: HashMap<String, Vec<String>>,
+    /// Names for columns known only by position (header-less CSV): the baseline's features.
+    #[serde(skip)]
+    positional_names: Vec<String>,
 }
 
 impl DatasetProfile {
@@ -347,6 +350,21 @@ impl DatasetProfile {
             domains,
             ..Self::default()
         }
+    }
+
+    /// Names header-less columns after `names` (the baseline's features, in order) instead of
+    /// Spark's `_c0`, `_c1`, ... so batch data lines up with its baseline.
+    pub fn with_positional_names(mut self, names: Vec<String>) -> Self {
+        self.positional_names = names;
+        self
+    }
+
+    /// The name of the column at `position` when the data does not name it.
+    pub fn positional_name(&self, position: usize) -> String {
+        self.positional_names
+            .get(position)
+            .cloned()
+            .unwrap_or_else(|| format!("_c{position}"))
     }
 
     /// The position of column `name`, adding it (with every earlier record missing it) if new.
