@@ -79,7 +79,11 @@ mod tests {
             (0..120u64).map(|i| i % 3 + 1).sum::<u64>()
         );
         // v2, v5, v8, ... occur 3 times; among them "v101" sorts first.
-        assert_eq!(histogram[0], ("v101".to_string(), 3), "most frequent first, ties by value");
+        assert_eq!(
+            histogram[0],
+            ("v101".to_string(), 3),
+            "most frequent first, ties by value"
+        );
         counts.observe("one more");
         assert_eq!(counts.histogram(), None);
     }
