@@ -69,15 +69,9 @@ pub fn analyze(request: &AnalysisRequest<'_>, progress: ProgressFn<'_>) -> Resul
         .filter_map(|f| Some((f.name.clone(), f.string_constraints.as_ref()?.domains.clone()?)))
         .collect();
     let feature_names: Vec<String> = request.baseline.features.iter().map(|f| f.name.clone()).collect();
-    let mut profile = DatasetProfile::with_domains(domains).with_positional_names(feature_names.clone());
+    let mut profile = DatasetProfile::with_domains(domains).with_positional_names(feature_names);
     let capture = match request.format {
-        InputFormat::Capture => Some(profile_capture(
-            request.paths,
-            request.window,
-            &feature_names,
-            &mut profile,
-            progress,
-        )?),
+        InputFormat::Capture => Some(profile_capture(request.paths, request.window, &mut profile, progress)?),
         InputFormat::Dataset(format) => {
             profile_dataset_into(request.paths, format, &mut profile, progress)?;
             None

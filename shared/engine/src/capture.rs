@@ -10,8 +10,6 @@
 //!   rejected with its file, line and reason. A record whose input and output encodings differ is
 //!   an error, as in SageMaker.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -20,6 +18,7 @@ use modelmon_formats::{CaptureRecord, Encoding, EventData};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::dataset::files::{self, for_each_line};
 use crate::dataset::{Progress, ProgressFn, PROGRESS_EVERY};
 use crate::profile::{DatasetProfile, RejectReason};
 use crate::types::ValueKind;
@@ -68,12 +67,11 @@ pub struct CaptureSummary {
     pub shadow_skipped: u64,
 }
 
-/// Reads captured traffic into `profile`. `feature_names` are the baseline's features in order:
-/// positional payloads (CSV, JSON arrays) take their names from it (`_cN` beyond its end).
+/// Reads captured traffic into `profile`. Positional payloads (CSV, JSON arrays) take their column
+/// names from the profile's positional names (the baseline's features; `_cN` beyond their end).
 pub fn profile_capture(
     paths: &[PathBuf],
     window: Option<Window>,
-    feature_names: &[String],
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
 ) -> Result<CaptureSummary, EngineError> {
@@ -87,11 +85,11 @@ pub fn profile_capture(
     let mut bytes_before = 0;
     for file in &files {
         summary.files += 1;
-        read_capture_file(file, window, feature_names, profile, &mut summary, &mut |bytes| {
+        read_capture_file(file, window, profile, &mut summary, &mut |bytes, records| {
             progress(Progress {
                 bytes_done: bytes_before + bytes,
                 bytes_total,
-                records: 0,
+                records,
             })
         })?;
         bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
@@ -102,55 +100,19 @@ pub fn profile_capture(
 /// The capture files under `paths`, in name order, skipping hour folders outside the window.
 pub fn list_capture_files(paths: &[PathBuf], window: Option<Window>) -> Result<Vec<PathBuf>, EngineError> {
     let wanted_hours = window.map(|w| w.hour_folders());
+    let enter = |trail: &[String]| match (&wanted_hours, hour_folder(trail)) {
+        (Some(hours), Some(folder)) => hours.contains(&folder),
+        _ => true,
+    };
     let mut files = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => EngineError::MissingPath { path: path.clone() },
-            _ => EngineError::io(path, source),
-        })?;
-        if metadata.is_dir() {
-            walk(path, &mut Vec::new(), wanted_hours.as_deref(), &mut files)?;
+        if files::metadata(path)?.is_dir() {
+            files::walk(path, &enter, &mut files)?;
         } else {
             files.push(path.clone());
         }
     }
     Ok(files)
-}
-
-fn walk(
-    dir: &Path,
-    trail: &mut Vec<String>,
-    hours: Option<&[String]>,
-    files: &mut Vec<PathBuf>,
-) -> Result<(), EngineError> {
-    if let (Some(hours), Some(folder)) = (hours, hour_folder(trail)) {
-        if !hours.contains(&folder) {
-            return Ok(());
-        }
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| EngineError::io(dir, e))?
-        .map(|entry| entry.map(|e| e.path()).map_err(|e| EngineError::io(dir, e)))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for entry in entries {
-        let name = entry
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        if entry.is_dir() {
-            trail.push(name);
-            walk(&entry, trail, hours, files)?;
-            trail.pop();
-        } else {
-            files.push(entry);
-        }
-    }
-    Ok(())
 }
 
 /// `yyyy/mm/dd/hh` when the last four folders of `trail` look like one.
@@ -167,31 +129,13 @@ fn hour_folder(trail: &[String]) -> Option<String> {
 fn read_capture_file(
     path: &Path,
     window: Option<Window>,
-    feature_names: &[String],
     profile: &mut DatasetProfile,
     summary: &mut CaptureSummary,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), EngineError> {
-    let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = Vec::with_capacity(4096);
-    let mut line_number = 0u64;
-    let mut bytes_read = 0u64;
     let display = path.display();
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| EngineError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        bytes_read += n as u64;
-        line_number += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match read_capture_line(&line, window, feature_names) {
+    for_each_line(path, |line_number, line, bytes_read| {
+        match read_capture_line(line, window) {
             Ok(Line::Rows(rows)) => {
                 for row in rows {
                     observe_row(profile, row);
@@ -211,14 +155,15 @@ fn read_capture_file(
             }
         }
         if line_number.is_multiple_of(PROGRESS_EVERY) {
-            progress(bytes_read);
+            progress(bytes_read, profile.records.read);
         }
-    }
+        Ok(())
+    })?;
     Ok(())
 }
 
 enum Line {
-    Rows(Vec<Row>),
+    Rows(Vec<PayloadRow>),
     OutsideWindow,
     Shadow,
 }
@@ -243,14 +188,12 @@ enum FieldValue {
     Missing,
 }
 
-type Row = Vec<(String, FieldValue)>;
-
 /// A decoded payload row, before positions are named.
 type PayloadRow = Vec<(Column, FieldValue)>;
 
 type Decoded = Result<Vec<PayloadRow>, (RejectReason, String)>;
 
-fn read_capture_line(line: &[u8], window: Option<Window>, feature_names: &[String]) -> Result<Line, LineError> {
+fn read_capture_line(line: &[u8], window: Option<Window>) -> Result<Line, LineError> {
     let text = std::str::from_utf8(line).map_err(|err| {
         LineError::Rejected(
             RejectReason::InvalidUtf8,
@@ -305,9 +248,7 @@ fn read_capture_line(line: &[u8], window: Option<Window>, feature_names: &[Strin
         decoded.push((*name, rows));
     }
     let rows = combine(decoded).map_err(|message| LineError::Rejected(RejectReason::BadPayload, message))?;
-    Ok(Line::Rows(
-        rows.into_iter().map(|row| name_columns(row, feature_names)).collect(),
-    ))
+    Ok(Line::Rows(rows))
 }
 
 /// A payload's rows, each a list of (column, value).
@@ -346,6 +287,10 @@ fn decode_part(part: &EventData) -> Decoded {
 }
 
 fn decode_csv(text: &str) -> Decoded {
+    // An empty body (a model that answered nothing) is one row with its value missing.
+    if text.trim().is_empty() {
+        return Ok(vec![vec![(Column::Position(0), FieldValue::Missing)]]);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -447,7 +392,7 @@ fn combine(parts: Vec<(&str, Vec<PayloadRow>)>) -> Result<Vec<PayloadRow>, Strin
             ));
         }
         for (row, extra) in rows.iter_mut().zip(more) {
-            let offset = row.iter().filter(|(c, _)| matches!(c, Column::Position(_))).count();
+            let offset = row.len();
             row.extend(extra.into_iter().map(|(column, value)| match column {
                 Column::Position(i) => (Column::Position(offset + i), value),
                 named => (named, value),
@@ -457,20 +402,12 @@ fn combine(parts: Vec<(&str, Vec<PayloadRow>)>) -> Result<Vec<PayloadRow>, Strin
     Ok(rows)
 }
 
-fn name_columns(row: PayloadRow, feature_names: &[String]) -> Row {
-    row.into_iter()
-        .map(|(column, value)| {
-            let name = match column {
-                Column::Named(name) => name,
-                Column::Position(i) => feature_names.get(i).cloned().unwrap_or_else(|| format!("_c{i}")),
-            };
-            (name, value)
-        })
-        .collect()
-}
-
-fn observe_row(profile: &mut DatasetProfile, row: Row) {
-    for (name, value) in row {
+fn observe_row(profile: &mut DatasetProfile, row: PayloadRow) {
+    for (column, value) in row {
+        let name = match column {
+            Column::Named(name) => name,
+            Column::Position(i) => profile.positional_name(i),
+        };
         let i = profile.column_index(&name);
         let column = &mut profile.columns[i];
         match value {
@@ -513,5 +450,13 @@ mod tests {
             .collect();
         assert_eq!(hour_folder(&trail).as_deref(), Some("2024/03/10/22"));
         assert_eq!(hour_folder(&trail[..5]), None);
+    }
+
+    #[test]
+    fn an_empty_csv_body_is_one_row_with_its_value_missing() {
+        let rows = decode_csv("").unwrap_or_default();
+        assert_eq!(rows, vec![vec![(Column::Position(0), FieldValue::Missing)]]);
+        let rows = decode_csv("1,2\n3,4\n").unwrap_or_default();
+        assert_eq!(rows.len(), 2);
     }
 }

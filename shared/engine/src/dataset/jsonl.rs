@@ -1,11 +1,10 @@
 //! JSON Lines files: one flat object per line; a bad line is rejected with its number.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::files::for_each_line;
 use super::{Reading, PROGRESS_EVERY};
 use crate::profile::{DatasetProfile, RejectReason};
 use crate::types::ValueKind;
@@ -16,39 +15,16 @@ pub(crate) fn profile_jsonl_file(
     profile: &mut DatasetProfile,
     reading: &mut Reading<'_>,
 ) -> Result<(), EngineError> {
-    let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = Vec::with_capacity(4096);
-    let mut line_number = 0u64;
-    let mut bytes_read = 0u64;
     let display = path.display();
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| EngineError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        bytes_read += n as u64;
-        line_number += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        // A byte-order mark some editors put at the start of a file is not part of the record.
-        let bytes = if line_number == 1 {
-            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&line)
-        } else {
-            &line
-        };
-        let text = match std::str::from_utf8(bytes) {
+    let lines = for_each_line(path, |line_number, line, bytes_read| {
+        let text = match std::str::from_utf8(line) {
             Ok(text) => text,
             Err(err) => {
                 let offset = err.valid_up_to();
                 profile.records.reject(RejectReason::InvalidUtf8, || {
                     format!("{display}:{line_number}: invalid UTF-8 at byte {}", offset + 1)
                 });
-                continue;
+                return Ok(());
             }
         };
         match serde_json::from_str::<Map<String, Value>>(text) {
@@ -66,8 +42,9 @@ pub(crate) fn profile_jsonl_file(
         if profile.records.read.is_multiple_of(PROGRESS_EVERY) {
             reading.report(bytes_read, profile.records.read);
         }
-    }
-    if line_number == 0 {
+        Ok(())
+    })?;
+    if lines == 0 {
         profile.records.empty_files.push(display.to_string());
     }
     Ok(())

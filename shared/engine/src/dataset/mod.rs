@@ -2,11 +2,12 @@
 //! as one dataset, streaming them into a [`DatasetProfile`] in bounded memory.
 
 mod csv;
+pub(crate) mod files;
 mod jsonl;
 mod manifest;
 mod parquet;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::profile::DatasetProfile;
 use crate::EngineError;
@@ -57,13 +58,9 @@ pub(crate) const PROGRESS_EVERY: u64 = 1 << 16;
 pub fn list_data_files(paths: &[PathBuf], format: DatasetFormat) -> Result<Vec<PathBuf>, EngineError> {
     let mut files = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => EngineError::MissingPath { path: path.clone() },
-            _ => EngineError::io(path, source),
-        })?;
-        if metadata.is_dir() {
+        if files::metadata(path)?.is_dir() {
             let before = files.len();
-            collect_dir(path, &mut files)?;
+            files::walk(path, &|_| true, &mut files)?;
             if files.len() == before {
                 return Err(EngineError::NoDataFiles {
                     path: path.clone(),
@@ -75,29 +72,6 @@ pub fn list_data_files(paths: &[PathBuf], format: DatasetFormat) -> Result<Vec<P
         }
     }
     Ok(files)
-}
-
-fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), EngineError> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| EngineError::io(dir, e))?
-        .map(|entry| entry.map(|e| e.path()).map_err(|e| EngineError::io(dir, e)))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for entry in entries {
-        let hidden = entry
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.') || n.starts_with('_'));
-        if hidden {
-            continue;
-        }
-        if entry.is_dir() {
-            collect_dir(&entry, files)?;
-        } else {
-            files.push(entry);
-        }
-    }
-    Ok(())
 }
 
 /// Profiles a whole dataset: every file of `paths` in order, as one dataset.

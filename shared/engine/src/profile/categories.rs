@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// SageMaker (Deequ's `lowCardinalityHistogramThreshold`) keeps a categorical histogram only
 /// for columns with at most this many distinct values.
@@ -10,7 +11,8 @@ pub const MAX_CATEGORIES: usize = 120;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CategoryCounts {
-    counts: HashMap<String, u64>,
+    /// xxh3 rather than SipHash: this map is probed once per value of every column.
+    counts: HashMap<String, u64, Xxh3DefaultBuilder>,
     overflowed: bool,
 }
 
@@ -30,7 +32,7 @@ impl CategoryCounts {
 
     fn give_up(&mut self) {
         self.overflowed = true;
-        self.counts = HashMap::new();
+        self.counts = HashMap::default();
     }
 
     pub fn merge(&mut self, other: &CategoryCounts) {

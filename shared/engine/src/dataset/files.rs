@@ -1,0 +1,90 @@
+//! Finding data files and reading them line by line: shared by the dataset and capture readers.
+
+use std::fs::{File, Metadata};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use crate::EngineError;
+
+/// A path's metadata, or an error that says the path does not exist.
+pub(crate) fn metadata(path: &Path) -> Result<Metadata, EngineError> {
+    std::fs::metadata(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => EngineError::MissingPath {
+            path: path.to_path_buf(),
+        },
+        _ => EngineError::io(path, source),
+    })
+}
+
+/// The files under `dir`, recursively in name order, skipping hidden files and Spark/Hadoop
+/// markers (`.x`, `_SUCCESS`). `enter` sees the folder names from `dir` down and may prune.
+pub(crate) fn walk(dir: &Path, enter: &dyn Fn(&[String]) -> bool, files: &mut Vec<PathBuf>) -> Result<(), EngineError> {
+    walk_below(dir, &mut Vec::new(), enter, files)
+}
+
+fn walk_below(
+    dir: &Path,
+    trail: &mut Vec<String>,
+    enter: &dyn Fn(&[String]) -> bool,
+    files: &mut Vec<PathBuf>,
+) -> Result<(), EngineError> {
+    if !enter(trail) {
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io(dir, e))?
+        .map(|entry| entry.map(|e| e.path()).map_err(|e| EngineError::io(dir, e)))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        let name = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if entry.is_dir() {
+            trail.push(name);
+            walk_below(&entry, trail, enter, files)?;
+            trail.pop();
+        } else {
+            files.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Calls `each(line_number, line, bytes_read_so_far)` for every non-blank line of a file (a
+/// UTF-8 byte-order mark at its start removed). Returns the number of lines.
+pub(crate) fn for_each_line(
+    path: &Path,
+    mut each: impl FnMut(u64, &[u8], u64) -> Result<(), EngineError>,
+) -> Result<u64, EngineError> {
+    let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::with_capacity(4096);
+    let mut line_number = 0u64;
+    let mut bytes_read = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| EngineError::io(path, e))?;
+        if n == 0 {
+            return Ok(line_number);
+        }
+        bytes_read += n as u64;
+        line_number += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let bytes = if line_number == 1 {
+            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&line)
+        } else {
+            &line
+        };
+        each(line_number, bytes, bytes_read)?;
+    }
+}
