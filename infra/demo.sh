@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/modelmon/target}"
-cargo build --quiet -p modelmon-cli
+# Without Parquet support (polars): the demo does not need it, and a first build takes a minute
+# instead of ten. `cargo build -p modelmon-cli` gives the full binary.
+cargo build --quiet -p modelmon-cli --no-default-features
 exec "$CARGO_TARGET_DIR/debug/modelmon" demo "$@"

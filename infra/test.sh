@@ -28,6 +28,7 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --quiet -p modelmon-cli --no-default-features -- -D warnings
 
 step "cargo test"
 cargo test --workspace

@@ -23,6 +23,8 @@ pub enum EngineError {
     Manifest { path: PathBuf, line: u64, message: String },
     #[error("{path}: {message}")]
     Parquet { path: PathBuf, message: String },
+    #[error("this modelmon was built without Parquet support: build it with the `parquet` feature (the default)")]
+    ParquetNotBuilt,
     #[error("{path}: header {found:?} does not match the header of {first_path}: {expected:?}")]
     HeaderMismatch {
         path: PathBuf,

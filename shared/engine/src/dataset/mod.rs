@@ -5,6 +5,7 @@ mod csv;
 pub(crate) mod files;
 mod jsonl;
 mod manifest;
+#[cfg(feature = "parquet")]
 mod parquet;
 
 use std::path::PathBuf;
@@ -111,7 +112,10 @@ pub fn profile_dataset_into(
                 csv::profile_csv_file(file, header, &mut csv_header, profile, &mut reading)?
             }
             DatasetFormat::JsonLines => jsonl::profile_jsonl_file(file, profile, &mut reading)?,
+            #[cfg(feature = "parquet")]
             DatasetFormat::Parquet => parquet::profile_parquet_file(file, profile, &mut reading)?,
+            #[cfg(not(feature = "parquet"))]
+            DatasetFormat::Parquet => return Err(EngineError::ParquetNotBuilt),
         }
         reading.bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
         reading.report(0, profile.records.read);

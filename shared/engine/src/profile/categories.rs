@@ -30,6 +30,11 @@ impl CategoryCounts {
         }
     }
 
+    /// True once the column has shown more than [`MAX_CATEGORIES`] distinct values.
+    pub fn gave_up(&self) -> bool {
+        self.overflowed
+    }
+
     fn give_up(&mut self) {
         self.overflowed = true;
         self.counts = HashMap::default();

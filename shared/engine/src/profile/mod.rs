@@ -62,6 +62,10 @@ impl KindExamples {
         }
     }
 
+    fn wants(&self, kind: ValueKind) -> bool {
+        self.get(kind).len() < EXAMPLES_PER_KIND
+    }
+
     fn offer(&mut self, kind: ValueKind, text: impl FnOnce() -> String) {
         let slot = self.slot(kind);
         if slot.len() < EXAMPLES_PER_KIND {
@@ -176,6 +180,10 @@ impl ColumnProfile {
         debug_assert!(value.is_finite());
         self.record_kind(kind, Some(value));
         self.distinct.insert(&value.to_bits().to_le_bytes());
+        // Formatting a number is the costly part: only when something still wants the text.
+        if self.categories.gave_up() && self.domain.is_none() && !self.examples.wants(kind) {
+            return;
+        }
         let text = number_text(value, kind);
         self.examples.offer(kind, || text.clone());
         if let Some(domain) = &mut self.domain {
