@@ -334,7 +334,8 @@ pub struct DatasetProfile {
     pub columns: Vec<ColumnProfile>,
     pub records: RecordAccount,
     #[serde(skip)]
-    index: HashMap<String, usize>,
+    /// xxh3 rather than SipHash: looked up for every field of every JSON and capture record.
+    index: HashMap<String, usize, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
     /// Baseline domains to tally when the named columns appear (for categorical_values_check).
     #[serde(skip)]
     domains: HashMap<String, Vec<String>>,

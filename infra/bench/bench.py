@@ -1,0 +1,616 @@
+#!/usr/bin/env python3
+"""modelmon's benchmarks: generates (or reuses) the data, runs every tool on the same files, and
+writes BENCHMARKS.md. Started by infra/bench/run.sh, which builds the binaries and the venv.
+
+Standard library only: this process only orchestrates and measures. Each measured command is a
+child process; its wall time, CPU time (user + sys) and peak RSS are those of that child alone
+(GNU time's %e %U %S %M, read from its own wait4; os.wait4 when GNU time is missing). Every input
+is read once before each measured run, so all tools start from a warm page cache.
+
+Nothing here asserts a timing: benchmarks are not tests.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+STARTED = time.perf_counter()
+CAPTURE_START = "2026-11-25T13:00:00Z"
+CAPTURE_END = "2026-11-25T14:00:00Z"
+MIB = 1 << 20
+
+
+def env_float(name, default):
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
+def env_int(name, default):
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+MODELMON = os.environ.get("MODELMON", "modelmon")
+BENCH_GEN = os.environ.get("BENCH_GEN", "bench-gen")
+VENV_PY = os.environ.get("VENV_PY", "python3")
+DATA_ROOT = Path(os.environ.get("BENCH_DATA", Path.home() / ".cache/modelmon/bench-data"))
+GB = env_float("BENCH_GB", 1.0)
+RECORDS = env_int("BENCH_RECORDS", int(round(1_000_000 * GB)))
+REPEAT = max(1, env_int("BENCH_REPEAT", 3))
+WHYLOGS_REPEAT = max(1, env_int("BENCH_WHYLOGS_REPEAT", 1))
+COLD_RUNS = max(1, env_int("BENCH_COLD_RUNS", 20))
+PERF = os.environ.get("BENCH_PERF", "") not in ("", "0")
+OUT_MD = Path(os.environ.get("BENCH_OUT", REPO / "BENCHMARKS.md"))
+
+
+def gnu_time():
+    for candidate in ("/usr/bin/time", shutil.which("gtime") or ""):
+        if candidate and os.access(candidate, os.X_OK):
+            probe = subprocess.run(
+                [candidate, "-f", "%M", "-o", os.devnull, "true"], capture_output=True, check=False
+            )
+            if probe.returncode == 0:
+                return candidate
+    return None
+
+
+GNU_TIME = gnu_time()
+
+
+def log(message):
+    print(f"[bench {time.perf_counter() - STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def measure(cmd, env=None):
+    """Runs cmd once; returns wall, user, sys, cpu (s), peak (MiB), stdout."""
+    merged_env = dict(os.environ, **(env or {}))
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path, err_path, time_path = (Path(tmp) / n for n in ("out", "err", "time"))
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            if GNU_TIME:
+                full = [GNU_TIME, "-f", "%e %U %S %M", "-o", str(time_path), *cmd]
+                t0 = time.perf_counter()
+                code = subprocess.run(full, stdout=out, stderr=err, env=merged_env, check=False).returncode
+                wall = time.perf_counter() - t0
+            else:
+                t0 = time.perf_counter()
+                child = subprocess.Popen(cmd, stdout=out, stderr=err, env=merged_env)
+                _, status, usage = os.wait4(child.pid, 0)
+                wall = time.perf_counter() - t0
+                child.returncode = code = os.waitstatus_to_exitcode(status)
+        stdout = out_path.read_text(errors="replace")
+        if code != 0:
+            raise RuntimeError(
+                f"{' '.join(map(str, cmd))} exited with {code}:\n{err_path.read_text(errors='replace')[-3000:]}"
+            )
+        if GNU_TIME:
+            # The last line; GNU time writes a "Command exited..." line before it on failure.
+            _, user, system, peak_kib = time_path.read_text().strip().splitlines()[-1].split()
+            user, system, peak = float(user), float(system), int(peak_kib) / 1024
+        else:
+            user, system, peak = usage.ru_utime, usage.ru_stime, usage.ru_maxrss / 1024
+    return {"wall": wall, "user": user, "sys": system, "cpu": user + system, "peak_mib": peak, "stdout": stdout}
+
+
+def warm(paths):
+    """Reads every file under paths once: the measured run finds them in the page cache."""
+    for path in paths:
+        path = Path(path)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            with open(file, "rb") as handle:
+                while handle.read(8 * MIB):
+                    pass
+
+
+def measure_repeated(label, cmd, inputs, repeat, env=None):
+    runs = []
+    for i in range(repeat):
+        warm(inputs)
+        run = measure(cmd, env)
+        log(f"{label} run {i + 1}/{repeat}: {run['wall']:.2f} s wall, {run['cpu']:.2f} s CPU, {run['peak_mib']:.0f} MiB")
+        runs.append(run)
+    ordered = sorted(runs, key=lambda r: r["wall"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["runs"] = [{k: v for k, v in r.items() if k != "stdout"} for r in runs]
+    median["wall_min"] = ordered[0]["wall"]
+    median["wall_max"] = ordered[-1]["wall"]
+    return median
+
+
+def size_of(path):
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    path = Path(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with open(file, "rb") as handle:
+            while chunk := handle.read(8 * MIB):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def generator_hash():
+    digest = hashlib.sha256()
+    for file in sorted((HERE / "gen").rglob("*")):
+        if file.is_file() and file.suffix in (".rs", ".toml"):
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def generate(data_dir, name, args):
+    """bench-gen writes data_dir/name unless a stamp says the same generator made it already."""
+    target = data_dir / name
+    stamp_path = data_dir / f"{name}.stamp.json"
+    want = {"args": args, "generator": generator_hash()}
+    if target.exists() and stamp_path.exists():
+        stamp = json.loads(stamp_path.read_text())
+        if {k: stamp.get(k) for k in want} == want:
+            log(f"reusing {target} ({size_of(target) / MIB:.0f} MiB)")
+            return stamp
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    stamp_path.unlink(missing_ok=True)
+    log(f"generating {target}")
+    t0 = time.perf_counter()
+    subprocess.run([BENCH_GEN, *args, "--out", str(target)], check=True)
+    stamp = dict(want, seconds=time.perf_counter() - t0, bytes=size_of(target), sha256=sha256_of(target))
+    stamp_path.write_text(json.dumps(stamp, indent=1))
+    log(f"generated {target}: {stamp['bytes'] / MIB:.0f} MiB in {stamp['seconds']:.1f} s")
+    return stamp
+
+
+def determinism_check():
+    """Two runs of bench-gen with the same arguments write the same bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        hashes = []
+        for i in range(2):
+            csv_path, capture_dir = Path(tmp) / f"{i}.csv", Path(tmp) / f"capture{i}"
+            subprocess.run([BENCH_GEN, "csv", "--rows", "20000", "--out", str(csv_path)], check=True, capture_output=True)
+            subprocess.run(
+                [BENCH_GEN, "capture", "--records", "5000", "--start", CAPTURE_START, "--out", str(capture_dir)],
+                check=True,
+                capture_output=True,
+            )
+            hashes.append((sha256_of(csv_path), sha256_of(capture_dir)))
+        return hashes[0] == hashes[1]
+
+
+def cold_start(cmd, runs):
+    """Wall times (ms) of `runs` back-to-back runs of cmd, measured around the spawn."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append((time.perf_counter() - t0) * 1000)
+    ordered = sorted(times)
+    return {
+        "runs": runs,
+        "median_ms": statistics.median(times),
+        "min_ms": ordered[0],
+        "p90_ms": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
+        "max_ms": ordered[-1],
+    }
+
+
+def tool_output(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine():
+    cpu_model = "unknown"
+    flags = ""
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name") and cpu_model == "unknown":
+                cpu_model = line.split(":", 1)[1].strip()
+            if line.startswith("flags") and not flags:
+                flags = line.split(":", 1)[1]
+    mem_kib = 0
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    versions = tool_output(
+        [
+            VENV_PY,
+            "-c",
+            "import importlib.metadata as m, sys; "
+            "print(sys.version.split()[0], *(m.version(p) for p in ('polars','whylogs','pandas','numpy')))",
+        ]
+    ).split()
+    versions += ["unknown"] * (5 - len(versions))
+    commit = tool_output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    dirty = tool_output(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "avx2": " avx2 " in f" {flags} ",
+        "mem_gib": mem_kib / (1 << 20),
+        "kernel": platform.release(),
+        "rustc": tool_output(["rustc", "--version"]),
+        "modelmon": tool_output([MODELMON, "--version"]),
+        "commit": commit + (" (with uncommitted changes)" if dirty else ""),
+        "python": versions[0],
+        "polars": versions[1],
+        "whylogs": versions[2],
+        "pandas": versions[3],
+        "numpy": versions[4],
+        "gnu_time": bool(GNU_TIME),
+    }
+
+
+def perf_profile(cmd, inputs, out_dir):
+    """perf record of one run; the top symbols by self time."""
+    if not shutil.which("perf"):
+        return None
+    warm(inputs)
+    data = out_dir / "perf.data"
+    record = subprocess.run(
+        ["perf", "record", "-F", "999", "-o", str(data), "--", *cmd], capture_output=True, check=False
+    )
+    if record.returncode != 0:
+        return None
+    report = subprocess.run(
+        ["perf", "report", "-i", str(data), "--stdio", "--sort", "symbol", "--percent-limit", "1.5"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    lines = []
+    for line in report.splitlines():
+        if line.strip() and not line.startswith("#"):
+            # perf pads the lines with empty columns (`-`) when no callchains were recorded.
+            while line.rstrip().endswith(" -"):
+                line = line.rstrip()[:-2]
+            lines.append(line.rstrip())
+    return "\n".join(lines[:30])
+
+
+def main():
+    data_dir = DATA_ROOT / f"gb-{GB:g}"
+    out_dir = data_dir / "out"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(exist_ok=True)
+    big_mib = GB * 1024
+    log(f"scale BENCH_GB={GB:g}: CSV {big_mib:.0f} MiB, {RECORDS} capture records, data in {data_dir}")
+
+    deterministic = determinism_check()
+    log(f"bench-gen deterministic: {deterministic}")
+    gen = {
+        "x1": generate(data_dir, "x1.csv", ["csv", "--mb", f"{big_mib / 4:g}"]),
+        "x2": generate(data_dir, "x2.csv", ["csv", "--mb", f"{big_mib / 2:g}"]),
+        "big": generate(data_dir, "big.csv", ["csv", "--mb", f"{big_mib:g}"]),
+        "capture": generate(data_dir, "capture", ["capture", "--records", str(RECORDS), "--start", CAPTURE_START]),
+        "tiny": generate(data_dir, "tiny.csv", ["csv", "--rows", "100"]),
+    }
+    big, capture, tiny = data_dir / "big.csv", data_dir / "capture", data_dir / "tiny.csv"
+    rows_of = {name: sum(1 for _ in open(data_dir / f"{name}.csv", "rb")) - 1 for name in ("x1", "x2", "big")}
+
+    results = {"machine": machine(), "scale_gb": GB, "records": RECORDS, "deterministic": deterministic}
+    results.update(repeat=REPEAT, whylogs_repeat=WHYLOGS_REPEAT)
+    results["generated"] = gen
+    results["rows"] = rows_of
+
+    log("cold start")
+    results["cold_version"] = cold_start([MODELMON, "--version"], COLD_RUNS)
+    results["cold_tiny"] = cold_start(
+        [MODELMON, "baseline", "--dataset", str(tiny), "--output", str(out_dir / "tiny"), "--quiet"], COLD_RUNS
+    )
+    version_run = measure([MODELMON, "--version"])
+    results["cold_version"]["peak_mib"] = version_run["peak_mib"]
+
+    def baseline(name, path):
+        return measure_repeated(
+            f"modelmon baseline {name}",
+            [MODELMON, "baseline", "--dataset", str(path), "--format", "csv",
+             "--output", str(out_dir / f"baseline-{name}"), "--quiet"],
+            [path],
+            REPEAT,
+        )
+
+    results["baseline_big"] = baseline("big", big)
+    stats = json.loads((out_dir / "baseline-big/statistics.json").read_text())
+    results["baseline_big"]["item_count"] = stats["dataset"]["item_count"]
+
+    polars = measure_repeated("polars read_csv", [VENV_PY, str(HERE / "polars_read.py"), str(big)], [big], REPEAT)
+    polars["inside"] = json.loads(polars["stdout"].strip().splitlines()[-1])
+    results["polars"] = polars
+
+    analyze_cmd = [
+        MODELMON, "analyze", "--dataset", str(capture), "--format", "capture",
+        "--statistics", str(out_dir / "baseline-big/statistics.json"),
+        "--constraints", str(out_dir / "baseline-big/constraints.json"),
+        "--output", str(out_dir / "analyze"), "--start", CAPTURE_START, "--end", CAPTURE_END, "--quiet",
+    ]  # fmt: skip
+    results["analyze"] = measure_repeated("modelmon analyze", analyze_cmd, [capture], REPEAT)
+    report = json.loads((out_dir / "analyze/report.json").read_text())
+    results["analyze"]["account"] = report.get("records", {})
+    results["analyze"]["outcome"] = report.get("outcome")
+
+    results["baseline_x1"] = baseline("x1", data_dir / "x1.csv")
+    results["baseline_x2"] = baseline("x2", data_dir / "x2.csv")
+
+    whylogs = measure_repeated(
+        "whylogs",
+        [VENV_PY, str(HERE / "whylogs_profile.py"), str(big), str(out_dir / "whylogs.bin")],
+        [big],
+        WHYLOGS_REPEAT,
+        env={"WHYLOGS_NO_ANALYTICS": "True"},
+    )
+    whylogs["inside"] = json.loads(whylogs["stdout"].strip().splitlines()[-1])
+    results["whylogs"] = whylogs
+
+    if PERF:
+        log("perf profiles of modelmon baseline (x1) and analyze")
+        results["perf_baseline"] = perf_profile(
+            [MODELMON, "baseline", "--dataset", str(data_dir / "x1.csv"), "--output", str(out_dir / "perf"), "--quiet"],
+            [data_dir / "x1.csv"],
+            out_dir,
+        )
+        results["perf_analyze"] = perf_profile(analyze_cmd, [capture], out_dir)
+
+    results["total_seconds"] = time.perf_counter() - STARTED
+    results["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    for value in results.values():
+        if isinstance(value, dict):
+            value.pop("stdout", None)
+    (data_dir / "results.json").write_text(json.dumps(results, indent=1))
+    OUT_MD.write_text(markdown(results, data_dir))
+    log(f"wrote {OUT_MD} and {data_dir / 'results.json'} in {results['total_seconds']:.0f} s")
+
+
+def fmt(value, digits=2):
+    return f"{value:,.{digits}f}"
+
+
+def markdown(r, data_dir):
+    m = r["machine"]
+    gen = r["generated"]
+    mib = {name: gen[name]["bytes"] / MIB for name in ("x1", "x2", "big", "capture")}
+    big_mib = mib["big"]
+    base, pol, why, ana = r["baseline_big"], r["polars"], r["whylogs"], r["analyze"]
+    records = r["records"]
+    analysed = ana["account"].get("analysed", ana["account"].get("read", records))
+    repeat_note = f"median of {r['repeat']}" if r["repeat"] > 1 else "one run"
+    why_note = f"median of {r['whylogs_repeat']}" if r["whylogs_repeat"] > 1 else "one run"
+
+    def row(tool, what, run, size_mib=None, records=None, note=""):
+        throughput = f"{size_mib / run['wall']:,.0f} MiB/s" if size_mib else f"{records / run['wall']:,.0f} records/s"
+        return (
+            f"| {tool} | {what} | {fmt(run['wall'])} | {fmt(run['cpu'])} | {run['peak_mib']:,.0f} "
+            f"| {throughput} | {note} |"
+        )
+
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `infra/bench/run.sh` (issue 6); rerun it rather than editing the numbers by hand.",
+        f"Run finished {r['finished']} at scale `BENCH_GB={r['scale_gb']:g}`, on modelmon commit "
+        f"{m['commit']}; the run after the build (data reused or generated, every measurement) took "
+        f"{r['total_seconds'] / 60:.1f} min.",
+        "",
+        "## Results",
+        "",
+        f"Every tool reads the same files from a warm page cache. Wall and CPU (user + sys) seconds and "
+        f"peak RSS are those of the measured child process alone; modelmon and polars rows are the "
+        f"{repeat_note} (by wall time), whylogs {why_note}.",
+        "",
+        "| tool | input | wall s | CPU s | peak MiB | throughput | notes |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        row(
+            "modelmon baseline",
+            f"big.csv, {big_mib:,.0f} MiB, {r['rows']['big']:,} rows",
+            base,
+            size_mib=big_mib,
+            note=f"wall {fmt(base['wall_min'])}–{fmt(base['wall_max'])} s over runs",
+        ),
+        row(
+            "polars `pl.read_csv`",
+            "big.csv",
+            pol,
+            size_mib=big_mib,
+            note=f"inside the process: import {fmt(pol['inside']['import_s'])} s, read {fmt(pol['inside']['read_s'])} s "
+            f"on {pol['inside']['threads']} threads",
+        ),
+        row(
+            "whylogs (pandas read + `why.log`)",
+            "big.csv",
+            why,
+            size_mib=big_mib,
+            note=f"inside: import {fmt(why['inside']['import_s'])} s, `pd.read_csv` {fmt(why['inside']['read_csv_s'])} s, "
+            f"`why.log` {fmt(why['inside']['log_s'])} s, write {fmt(why['inside']['write_s'])} s",
+        ),
+        row(
+            "modelmon analyze (capture)",
+            f"{records:,} capture records, {mib['capture']:,.0f} MiB JSON Lines",
+            ana,
+            records=records,
+            note=f"{analysed:,} records analysed, outcome {ana['outcome']}",
+        ),
+    ]
+    scale_rows = [("1x", "x1", r["baseline_x1"]), ("2x", "x2", r["baseline_x2"]), ("4x", "big", base)]
+    lines += [
+        "",
+        "### modelmon baseline as the file grows",
+        "",
+        "| scale | file | rows | wall s | CPU s | peak MiB | MiB/s | peak / file size |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, name, run in scale_rows:
+        lines.append(
+            f"| {label} | {mib[name]:,.0f} MiB | {r['rows'][name]:,} | {fmt(run['wall'])} | {fmt(run['cpu'])} "
+            f"| {run['peak_mib']:,.1f} | {mib[name] / run['wall']:,.0f} | {run['peak_mib'] / mib[name]:.3f} |"
+        )
+    cv, ct = r["cold_version"], r["cold_tiny"]
+    lines += [
+        "",
+        "### Cold start",
+        "",
+        "There are no Lambda functions yet, so the cold start measured is the `modelmon` binary's: process "
+        f"spawn to exit, {cv['runs']} back-to-back runs each, timed around the spawn by the harness.",
+        "",
+        "| command | median ms | min ms | p90 ms | max ms |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| `modelmon --version` (peak {cv['peak_mib']:.1f} MiB) | {fmt(cv['median_ms'], 1)} | {fmt(cv['min_ms'], 1)} "
+        f"| {fmt(cv['p90_ms'], 1)} | {fmt(cv['max_ms'], 1)} |",
+        f"| `modelmon baseline` of a 100-row CSV, files written | {fmt(ct['median_ms'], 1)} | {fmt(ct['min_ms'], 1)} "
+        f"| {fmt(ct['p90_ms'], 1)} | {fmt(ct['max_ms'], 1)} |",
+    ]
+
+    ratio_polars = base["wall"] / pol["wall"]
+    ratio_polars_read = base["wall"] / pol["inside"]["read_s"]
+    ratio_why = why["wall"] / base["wall"]
+    why_log_only = why["inside"]["log_s"] / base["wall"]
+    peaks = [run["peak_mib"] for _, _, run in scale_rows]
+    per_cpu = records / ana["cpu"]
+
+    def verdict(ok):
+        return "met" if ok else "**not met**"
+
+    lines += [
+        "",
+        "## The ratios that matter",
+        "",
+        "Targets from issue 6; \"met\" is this run on this machine, not a promise.",
+        "",
+        "| ratio | value | target | |",
+        "| --- | ---: | ---: | --- |",
+        f"| modelmon baseline wall / polars read wall (whole processes) | {ratio_polars:.2f}x | ≤ 1.5x "
+        f"| {verdict(ratio_polars <= 1.5)} |",
+        f"| modelmon baseline wall / polars `read_csv` call alone (no interpreter start, no import) "
+        f"| {ratio_polars_read:.2f}x | | |",
+        f"| modelmon baseline CPU / polars CPU | {base['cpu'] / pol['cpu']:.2f}x | | |",
+        f"| whylogs wall / modelmon baseline wall | {ratio_why:.1f}x | ≥ 10x | {verdict(ratio_why >= 10)} |",
+        f"| whylogs `why.log` call alone (DataFrame already in memory) / modelmon baseline wall | {why_log_only:.1f}x | | |",
+        f"| modelmon baseline peak RSS / file size (4x) | {base['peak_mib'] / big_mib:.3f} | ≤ 1 "
+        f"| {verdict(base['peak_mib'] <= big_mib)} |",
+        f"| modelmon baseline peak RSS 1x → 2x → 4x | {peaks[0]:.0f} → {peaks[1]:.0f} → {peaks[2]:.0f} MiB "
+        f"({peaks[2] / peaks[0]:.2f}x for 4x the data) | flat | {verdict(peaks[2] <= 1.25 * peaks[0])} |",
+        f"| modelmon analyze records per CPU second (records / (user + sys)) | {per_cpu:,.0f} | ≥ 500,000 "
+        f"| {verdict(per_cpu >= 500_000)} |",
+        f"| modelmon analyze cores used (CPU s / wall s) | {ana['cpu'] / ana['wall']:.2f} | | |",
+        f"| cold start, `modelmon --version` median | {cv['median_ms']:.1f} ms | well under 100 ms "
+        f"| {verdict(cv['median_ms'] < 50)} (binary only; no functions yet) |",
+        f"| polars peak RSS / file size | {pol['peak_mib'] / big_mib:.2f} | | |",
+        f"| whylogs peak RSS / file size | {why['peak_mib'] / big_mib:.2f} | | |",
+    ]
+    if r.get("perf_baseline") or r.get("perf_analyze"):
+        lines += [
+            "",
+            "## Where modelmon spends its time",
+            "",
+            "`perf record -F 999` of one run each (`BENCH_PERF=1`), symbols by self time, those over 1.5% "
+            "(release build: thin LTO inlines much of the engine into its callers).",
+        ]
+        for key, title in (("perf_baseline", "`modelmon baseline` of x1.csv"), ("perf_analyze", "`modelmon analyze`")):
+            if r.get(key):
+                lines += ["", f"{title}:", "", "```", r[key], "```"]
+    lines += [
+        "",
+        "## What is timed, exactly",
+        "",
+        "- **modelmon baseline**: `modelmon baseline --dataset big.csv --format csv --output DIR --quiet`, the "
+        "release build: the whole process, reading the CSV, profiling every column and writing "
+        "statistics.json and constraints.json.",
+        "- **polars** (the parse floor): `python polars_read.py big.csv`, i.e. the interpreter starting, "
+        "`import polars` and `pl.read_csv(path)` with polars' defaults (all cores, schema inferred from "
+        "the first 100 rows) into a DataFrame; nothing is computed on it. The in-process times of the import "
+        "and of the read alone are in the notes.",
+        "- **whylogs**: `python whylogs_profile.py big.csv OUT`: the interpreter, `import pandas, whylogs`, "
+        "`pd.read_csv(path)` (whylogs v1 has no CSV reader of its own: it profiles DataFrames), "
+        "`why.log(df).view()` with whylogs' default schema and metrics, and `view.write(OUT)`. The "
+        "in-process time of each phase is in the notes, so `why.log` alone can be compared too.",
+        f"- **modelmon analyze**: `modelmon analyze --dataset capture/ --format capture --statistics ... "
+        f"--constraints ... --output DIR --start {CAPTURE_START} --end {CAPTURE_END} --quiet` against the "
+        "baseline of big.csv: listing the capture files, parsing each JSON line and its CSV payloads, "
+        "profiling, the six checks, the three report files.",
+        "- **Peak MiB** is the child's maximum resident set size (`ru_maxrss`): for Python tools it "
+        "includes the interpreter and the libraries.",
+        "- **Throughput** is input size (MiB = 2^20 bytes) or records over wall seconds.",
+        "",
+        "## The data",
+        "",
+        "`infra/bench/gen` (`bench-gen`): twelve columns — `score` (fractional in (0, 1], the model "
+        "output, first), `age` (integral), `income` (fractional, Pareto α=2, 5% empty), `balance` "
+        "(fractional, can be negative), `purchases` (integral, heavy-tailed), `tenure_days` (integral, 5% "
+        "empty), `latency_ms` (fractional, Pareto α=1), `country` (40 values), `plan` (5 values, one quoted "
+        "with a comma, 5% empty), `device` (exactly 120 values), `customer_id` (unique ids), `is_active` "
+        "(boolean). splitmix64 and IEEE-exact arithmetic: the same arguments give the same bytes "
+        f"(checked this run: {'yes' if r['deterministic'] else '**no**'}).",
+        "",
+        "The capture holds the same columns from another seed: SageMaker data-capture JSON Lines (CSV "
+        "payloads, `score` as the endpoint output, the other eleven as the input) spread evenly over "
+        f"{CAPTURE_START} – {CAPTURE_END}, one file per minute under "
+        "`bench-endpoint/AllTraffic/yyyy/mm/dd/hh/`.",
+        "",
+        "| file | size | sha256 | generated in |",
+        "| --- | ---: | --- | ---: |",
+    ]
+    for name, label in (("x1", "x1.csv"), ("x2", "x2.csv"), ("big", "big.csv"), ("capture", "capture/ (files in name order)")):
+        g = gen[name]
+        lines.append(
+            f"| {label} | {g['bytes'] / MIB:,.1f} MiB | `{g['sha256'][:16]}…` | {g.get('seconds', 0):.1f} s |"
+        )
+    lines += [
+        "",
+        "## The machine",
+        "",
+        f"- {m['nproc']} cores: {m['cpu_model']} (AVX2: {'yes' if m['avx2'] else 'no'}), {m['mem_gib']:.1f} GiB RAM, "
+        f"Linux {m['kernel']}",
+        f"- {m['rustc']}; {m['modelmon']} (release profile: thin LTO, 4 codegen units)",
+        f"- Python {m['python']}, polars {m['polars']}, whylogs {m['whylogs']}, pandas {m['pandas']}, "
+        f"numpy {m['numpy']} (all pinned in `infra/bench/requirements.txt`)",
+        f"- measured with {'GNU time' if m['gnu_time'] else 'os.wait4'} per child process",
+        "",
+        "## Rerun",
+        "",
+        "```sh",
+        "infra/bench/run.sh                 # full scale: a 1 GiB CSV, 1M capture records",
+        "BENCH_GB=0.1 infra/bench/run.sh    # quick: 100 MiB, 100k records",
+        "```",
+        "",
+        "Knobs: `BENCH_GB` (size of big.csv in GiB; 1x/2x = a quarter/half of it; default 1), "
+        "`BENCH_RECORDS` (capture records; default 1M × BENCH_GB), `BENCH_REPEAT` (runs of each "
+        "modelmon and polars measurement, default 3), `BENCH_WHYLOGS_REPEAT` (default 1), "
+        "`BENCH_COLD_RUNS` (default 20), `BENCH_PERF=1` (adds a perf profile), `BENCH_DATA` (default "
+        "`~/.cache/modelmon/bench-data`; data is reused while the generator is unchanged), `BENCH_OUT` "
+        "(default `BENCHMARKS.md`). `python3 infra/bench/bench.py --markdown-only` (same `BENCH_GB`) rewrites this "
+        "file from the last results without measuring. Raw numbers of every run: "
+        f"`{str(data_dir).replace(str(Path.home()), '~')}/results.json`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--markdown-only"]:
+        # Rewrites BENCHMARKS.md from the last results.json of this scale, measuring nothing.
+        scale_dir = DATA_ROOT / f"gb-{GB:g}"
+        OUT_MD.write_text(markdown(json.loads((scale_dir / "results.json").read_text()), scale_dir))
+    else:
+        main()

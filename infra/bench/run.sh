@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# modelmon's benchmarks (issue 6), in one command: builds modelmon and bench-gen in release,
+# installs the pinned peers (polars, whylogs) into a venv, generates the data (or reuses it) and
+# measures modelmon baseline, polars' read_csv, whylogs and modelmon analyze on the same files.
+# Writes BENCHMARKS.md at the repository root. Benchmarks are not tests: nothing here fails on a
+# timing.
+#
+#   infra/bench/run.sh                 # full scale: a 1 GiB CSV, 1M capture records
+#   BENCH_GB=0.1 infra/bench/run.sh    # quick
+#
+# Other knobs (see bench.py): BENCH_RECORDS, BENCH_REPEAT, BENCH_WHYLOGS_REPEAT, BENCH_COLD_RUNS,
+# BENCH_PERF=1, BENCH_DATA, BENCH_OUT.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/modelmon/target}"
+CACHE="$HOME/.cache/modelmon"
+VENV="$CACHE/bench-venv"
+PYTHON="${PYTHON:-python3}"
+
+echo "[bench] building modelmon and bench-gen (release)" >&2
+cargo build --release --quiet -p modelmon-cli -p modelmon-bench
+
+requirements=infra/bench/requirements.txt
+if ! cmp -s "$requirements" "$VENV/requirements.txt" 2>/dev/null; then
+    echo "[bench] installing $requirements into $VENV" >&2
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$VENV/requirements.txt"
+fi
+
+export MODELMON="$CARGO_TARGET_DIR/release/modelmon"
+export BENCH_GEN="$CARGO_TARGET_DIR/release/bench-gen"
+export VENV_PY="$VENV/bin/python"
+export BENCH_DATA="${BENCH_DATA:-$CACHE/bench-data}"
+exec "$PYTHON" infra/bench/bench.py
