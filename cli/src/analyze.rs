@@ -110,14 +110,23 @@ pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
 /// statistics.json and constraint_violations.json as SageMaker writes them, and modelmon's
 /// report.json (outcome, record account, metric values, the numbers behind each verdict).
 pub fn write_outputs(dir: &Path, analysis: &Analysis) -> Result<(), CliError> {
-    if analysis.outcome != Outcome::NoData {
-        write_file(&dir.join("statistics.json"), &analysis.statistics.to_json())?;
-        write_file(
-            &dir.join("constraint_violations.json"),
-            &analysis.violations().to_json(),
-        )?;
+    let statistics = dir.join("statistics.json");
+    let violations = dir.join("constraint_violations.json");
+    if analysis.outcome == Outcome::NoData {
+        // No reports for no data, and none left over from an earlier run into the same folder.
+        for stale in [&statistics, &violations] {
+            if stale.exists() {
+                std::fs::remove_file(stale).map_err(|source| CliError::Write {
+                    path: stale.clone(),
+                    source,
+                })?;
+            }
+        }
+    } else {
+        write_file(&statistics, &analysis.statistics.to_json())?;
+        write_file(&violations, &analysis.violations().to_json())?;
     }
-    let report = serde_json::to_string_pretty(analysis).map_err(|e| CliError::Usage(e.to_string()))?;
+    let report = serde_json::to_string_pretty(analysis).expect("the report is plain data");
     write_file(&dir.join("report.json"), &(report + "\n"))
 }
 

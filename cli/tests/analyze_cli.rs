@@ -321,3 +321,26 @@ fn a_corrupt_constraints_file_is_refused_naming_file_line_and_field() {
     assert!(stderr.contains(&format!("line {}", target + 1)), "{stderr}");
     assert!(stderr.contains("features[1].inferred_type"), "{stderr}");
 }
+
+#[test]
+fn an_empty_window_reports_no_data_and_leaves_no_stale_reports() {
+    let setup = setup();
+    let output = setup.root.join("report");
+    assert_success(&run_args(&analyze_args(&setup, &output, START, END)));
+    assert!(output.join("constraint_violations.json").exists());
+    // The same folder, a window with no traffic: only report.json, saying so.
+    let stdout = assert_success(&run_args(&analyze_args(
+        &setup,
+        &output,
+        "2024-03-11T13:00:00Z",
+        "2024-03-11T14:00:00Z",
+    )));
+    assert!(stdout.contains("NoData"), "{stdout}");
+    assert!(!output.join("statistics.json").exists(), "no statistics for no data");
+    assert!(
+        !output.join("constraint_violations.json").exists(),
+        "no stale violations"
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(output.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["outcome"], "NoData");
+}

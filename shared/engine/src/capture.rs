@@ -38,10 +38,21 @@ impl Window {
 
     /// The hour folders (`yyyy/mm/dd/hh`) that can hold records of the window. Capture files
     /// roll about once a minute and sit in the hour of their first record, so the hour before
-    /// the window is included: its last file may hold the window's first records.
+    /// the window is included: its last file may hold the window's first records (each record is
+    /// then kept or not by its inferenceTime).
     pub fn hour_folders(&self) -> Vec<String> {
+        self.hours_from(truncate_to_hour(self.start) - Duration::hours(1))
+    }
+
+    /// The window's own hour folders only: for batch manifests, which carry no per-record time
+    /// to filter by, so the hour before would be read twice by back-to-back runs.
+    pub fn own_hour_folders(&self) -> Vec<String> {
+        self.hours_from(truncate_to_hour(self.start))
+    }
+
+    fn hours_from(&self, first: DateTime<Utc>) -> Vec<String> {
         let mut folders = Vec::new();
-        let mut hour = truncate_to_hour(self.start) - Duration::hours(1);
+        let mut hour = first;
         while hour < self.end {
             folders.push(hour.format("%Y/%m/%d/%H").to_string());
             hour += Duration::hours(1);
@@ -99,7 +110,14 @@ pub fn profile_capture(
 
 /// The capture files under `paths`, in name order, skipping hour folders outside the window.
 pub fn list_capture_files(paths: &[PathBuf], window: Option<Window>) -> Result<Vec<PathBuf>, EngineError> {
-    let wanted_hours = window.map(|w| w.hour_folders());
+    list_hour_files(paths, window.map(|w| w.hour_folders()))
+}
+
+/// The files under `paths`, in name order, skipping `yyyy/mm/dd/hh` folders not in `wanted_hours`.
+pub(crate) fn list_hour_files(
+    paths: &[PathBuf],
+    wanted_hours: Option<Vec<String>>,
+) -> Result<Vec<PathBuf>, EngineError> {
     let enter = |trail: &[String]| match (&wanted_hours, hour_folder(trail)) {
         (Some(hours), Some(folder)) => hours.contains(&folder),
         _ => true,
@@ -449,12 +467,19 @@ fn combine(parts: Vec<(&str, Vec<PayloadRow>)>) -> Result<Vec<PayloadRow>, Strin
 }
 
 fn observe_row(profile: &mut DatasetProfile, row: PayloadRow) {
+    let mut seen = Vec::with_capacity(row.len());
     for (column, value) in row {
         let name = match column {
             Column::Named(name) => name,
             Column::Position(i) => profile.positional_name(i),
         };
         let i = profile.column_index(&name);
+        // A key of the output and a position of the input can name the same column: one record
+        // holds one value per column, the first (output columns come first).
+        if seen.contains(&i) {
+            continue;
+        }
+        seen.push(i);
         let column = &mut profile.columns[i];
         match value {
             FieldValue::Text(text) => column.observe_text(&text),

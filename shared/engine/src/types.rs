@@ -80,7 +80,7 @@ pub fn parse_number(text: &str) -> Option<f64> {
     match text.parse::<f64>() {
         Ok(value) => Some(value),
         Err(_) => {
-            let (sign, rest) = text.split_at(1);
+            let (sign, rest) = (text.get(..1)?, text.get(1..)?);
             let unspaced = format!("{sign}{}", rest.strip_prefix(' ')?);
             unspaced.parse().ok()
         }

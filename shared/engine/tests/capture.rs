@@ -705,3 +705,23 @@ fn sagemaker_sdk_fixture_records_parse_and_their_nested_bodies_are_rejected() {
     assert_eq!(numbers(&stats, "_c3"), (182.9, 1, 0));
     assert_eq!(numbers(&stats, "_c11"), (0.0, 1, 0));
 }
+
+#[test]
+fn a_column_named_by_the_output_and_reached_by_an_input_position_keeps_the_first_value() {
+    let dir = tempfile::tempdir().unwrap();
+    // Output {"age": 7} takes position 0; input [30, 40] then lands on positions 1 and 2, and
+    // position 1 is `age` again: one record holds one value per column, the output's.
+    let line = record(
+        Some(json_in("[30, 40]")),
+        Some(json_out(r#"{"age": 7}"#)),
+        "2024-03-10T13:00:00Z",
+    );
+    let path = capture_file(dir.path(), utc("2024-03-10T13:00:00Z"), &[line]);
+    let (profile, _) = profile_ok(&[path], None, &names(&["score", "age", "income"]));
+    let stats = profile.to_statistics();
+    let age = stats.feature("age").unwrap().numerical_statistics.as_ref().unwrap();
+    assert_eq!((age.common.num_present, age.max), (1, 7.0));
+    let income = stats.feature("income").unwrap().numerical_statistics.as_ref().unwrap();
+    assert_eq!((income.common.num_present, income.max), (1, 40.0));
+    assert_eq!(stats.dataset.item_count, 1);
+}

@@ -29,7 +29,8 @@ pub(super) fn feature_metrics(column: &ColumnProfile, item_count: u64, drift: Op
             column.distinct_count() as f64,
         ),
     ];
-    if let Some(numbers) = column.numeric.as_ref().filter(|n| n.count > 0) {
+    let numbers = &column.numeric;
+    if kinds.inferred_type().is_numeric() && numbers.count > 0 {
         metrics.push(MetricValue {
             name: format!("feature_data_{name}"),
             value: MetricData::StatisticSet {

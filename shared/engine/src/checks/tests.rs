@@ -305,12 +305,25 @@ fn data_type_violation_quotes_other_values() {
     );
     let age = check(&report, "age");
     assert_eq!(age.observed_type, Some(InferredType::String));
-    // A column holding a string is no longer numeric: no distance, and a note says why.
-    assert_eq!(age.drift, None);
-    assert_eq!(
-        age.notes,
-        ["the current values are not all numbers, so there is no numerical distance"]
-    );
+    // The strings are the data type check's business; the 9 numbers (21..29 and 3.5) are still
+    // compared with the baseline, so a stray string cannot hide a drift of the numbers.
+    let drift = age
+        .drift
+        .as_ref()
+        .expect("numbers among the strings still get a distance");
+    assert_eq!(drift.current_count, 9);
+    assert_eq!(drift.baseline_count, 10);
+    assert!(age.notes.is_empty(), "{:?}", age.notes);
+}
+
+#[test]
+fn a_unit_change_is_caught_despite_stray_strings() {
+    let (statistics, constraints) = baseline(&[("spend", present(1..=200))]);
+    let mut values = present((1..=200).map(|v| v * 100));
+    values.extend(present(["n/a"]));
+    let report = run_checks(&statistics, &constraints, &profile(&[("spend", values)]));
+    let checks: Vec<CheckType> = report.violations.iter().map(|v| v.constraint_check_type).collect();
+    assert_eq!(checks, [CheckType::DataTypeCheck, CheckType::BaselineDriftCheck]);
 }
 
 #[test]

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::capture::{list_capture_files, Window};
+use crate::capture::{list_hour_files, Window};
 use crate::EngineError;
 
 /// The data files listed by the manifests under `destinations` (their `input/` folders when
-/// present), manifests taken from the hour folders of `window` when one is given.
+/// present), manifests taken from the window's own hour folders when a window is given.
 pub fn manifest_data_files(destinations: &[PathBuf], window: Option<Window>) -> Result<Vec<PathBuf>, EngineError> {
     let roots: Vec<PathBuf> = destinations
         .iter()
@@ -23,7 +23,7 @@ pub fn manifest_data_files(destinations: &[PathBuf], window: Option<Window>) -> 
         })
         .collect();
     let mut files = Vec::new();
-    for manifest in list_capture_files(&roots, window)? {
+    for manifest in list_hour_files(&roots, window.map(|w| w.own_hour_folders()))? {
         let text = std::fs::read_to_string(&manifest).map_err(|e| EngineError::io(&manifest, e))?;
         files.extend(parse_manifest(&text, &manifest)?);
     }

@@ -30,8 +30,9 @@ pub const KLL_BUCKETS: usize = 10;
 pub struct ColumnProfile {
     pub name: String,
     pub kinds: KindCounts,
-    /// Dropped as soon as a value makes a numeric type impossible (a String or Boolean).
-    pub numeric: Option<NumericSummary>,
+    /// The numeric values, even when others are text: a few stray strings must not hide the
+    /// drift of the numbers (the data type check reports the strings).
+    pub numeric: NumericSummary,
     pub distinct: HyperLogLog,
     pub categories: CategoryCounts,
     /// The first few values seen of each kind, to name offending values in violations.
@@ -144,7 +145,7 @@ impl ColumnProfile {
         Self {
             name: name.into(),
             kinds: KindCounts::default(),
-            numeric: Some(NumericSummary::default()),
+            numeric: NumericSummary::default(),
             distinct: HyperLogLog::default(),
             categories: CategoryCounts::default(),
             examples: KindExamples::default(),
@@ -198,22 +199,14 @@ impl ColumnProfile {
 
     fn record_kind(&mut self, kind: ValueKind, number: Option<f64>) {
         self.kinds.add(kind);
-        match (kind, number) {
-            (ValueKind::Integral | ValueKind::Fractional, Some(value)) => {
-                if let Some(summary) = &mut self.numeric {
-                    summary.observe(value);
-                }
-            }
-            _ => self.numeric = None,
+        if let (ValueKind::Integral | ValueKind::Fractional, Some(value)) = (kind, number) {
+            self.numeric.observe(value);
         }
     }
 
     pub fn merge(&mut self, other: &ColumnProfile) -> Result<(), EngineError> {
         self.kinds.merge(&other.kinds);
-        match (&mut self.numeric, &other.numeric) {
-            (Some(mine), Some(theirs)) => mine.merge(theirs)?,
-            _ => self.numeric = None,
-        }
+        self.numeric.merge(&other.numeric)?;
         self.distinct.merge(&other.distinct);
         self.categories.merge(&other.categories);
         self.examples.merge(&other.examples);
@@ -250,8 +243,9 @@ impl ColumnProfile {
             present as f64 / item_count as f64
         });
         let inferred_type = self.kinds.inferred_type();
-        match (&self.numeric, inferred_type.is_numeric()) {
-            (Some(summary), true) => FeatureStatistics {
+        let summary = &self.numeric;
+        match inferred_type.is_numeric() {
+            true => FeatureStatistics {
                 name: self.name.clone(),
                 inferred_type,
                 numerical_statistics: Some(NumericalStatistics {
@@ -269,7 +263,7 @@ impl ColumnProfile {
                 }),
                 string_statistics: None,
             },
-            _ => FeatureStatistics {
+            false => FeatureStatistics {
                 name: self.name.clone(),
                 // Booleans are profiled as strings: SageMaker's files know no Boolean features.
                 inferred_type: if inferred_type == InferredType::Boolean {
