@@ -100,11 +100,7 @@ pub fn profile_dataset_into(
         .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
-    let mut reading = Reading {
-        bytes_total,
-        bytes_before: 0,
-        progress,
-    };
+    let mut reading = Reading::new(bytes_total, progress);
     let mut csv_header: Option<(PathBuf, Vec<String>)> = None;
     for file in &files {
         match format {
@@ -131,6 +127,14 @@ pub(crate) struct Reading<'a> {
 }
 
 impl<'a> Reading<'a> {
+    pub(crate) fn new(bytes_total: u64, progress: ProgressFn<'a>) -> Self {
+        Self {
+            bytes_total,
+            bytes_before: 0,
+            progress,
+        }
+    }
+
     pub(crate) fn report(&mut self, bytes_in_file: u64, records: u64) {
         (self.progress)(Progress {
             bytes_done: self.bytes_before + bytes_in_file,

@@ -355,6 +355,16 @@ impl DatasetProfile {
         }
     }
 
+    /// An empty profile with the same settings (domains to tally, positional names): for the
+    /// parts of a dataset profiled apart and merged.
+    pub fn empty_like(&self) -> Self {
+        Self {
+            domains: self.domains.clone(),
+            positional_names: self.positional_names.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Names header-less columns after `names` (the baseline's features, in order) instead of
     /// Spark's `_c0`, `_c1`, ... so batch data lines up with its baseline.
     pub fn with_positional_names(mut self, names: Vec<String>) -> Self {
