@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use modelmon_engine::random::SplitMix64 as Rng;
 use modelmon_formats::{CheckType, ConstraintViolations, Statistics};
 use serde_json::{json, Value};
 
@@ -41,19 +42,6 @@ fn assert_failure(result: &Output) -> String {
         text(&result.stderr)
     );
     text(&result.stderr)
-}
-
-/// Deterministic pseudo-random numbers in [0, 1) (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 const PLANS: [&str; 3] = ["basic", "standard", "premium"];
@@ -115,7 +103,7 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut training = "score,age,income,plan\n".to_string();
     for i in 0..TRAINING_ROWS {
         training.push_str(&fields(&mut rng, i, false).join(","));

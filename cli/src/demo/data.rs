@@ -1,46 +1,7 @@
 //! The demo's data: a churn model's training set and its live traffic, generated
 //! deterministically (same seed, same bytes) so every run of the demo tells the same story.
 
-/// SplitMix64: tiny, fast, and the same on every machine.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box–Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = self.uniform().max(f64::MIN_POSITIVE);
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-
-    pub fn choose<'a>(&mut self, weighted: &[(&'a str, f64)]) -> &'a str {
-        let total: f64 = weighted.iter().map(|(_, w)| w).sum();
-        let mut pick = self.uniform() * total;
-        for (value, weight) in weighted {
-            if pick < *weight {
-                return value;
-            }
-            pick -= weight;
-        }
-        weighted[weighted.len() - 1].0
-    }
-}
+pub use modelmon_engine::random::SplitMix64 as Rng;
 
 /// The model's output first, then its inputs: SageMaker's convention for baselines.
 pub const COLUMNS: [&str; 9] = [

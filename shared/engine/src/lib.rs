@@ -5,6 +5,7 @@
 //! - [`checks`]: the six checks against a baseline, violations and metric values;
 //! - [`dataset`]: readers (CSV, JSON Lines, Parquet) streaming into a profile;
 //! - [`profile`]: mergeable column profiles and their `statistics.json`;
+//! - [`random`]: seeded pseudo-random numbers for generated data (demo, tests);
 //! - [`sketch`]: the KLL quantile sketch (SageMaker's layout) and HyperLogLog;
 //! - [`suggest`]: suggested `constraints.json`;
 //! - [`types`]: Deequ's type inference.
@@ -15,6 +16,7 @@ pub mod checks;
 pub mod dataset;
 mod error;
 pub mod profile;
+pub mod random;
 pub mod sketch;
 pub mod suggest;
 pub mod types;

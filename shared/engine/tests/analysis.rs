@@ -12,6 +12,7 @@ use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat,
 use modelmon_engine::capture::Window;
 use modelmon_engine::checks::{FeatureCheck, Presence};
 use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
+use modelmon_engine::random::SplitMix64 as Rng;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::{CheckType, ComparisonMethod, Constraints, InferredType, Statistics};
 
@@ -26,40 +27,6 @@ const CHANNELS: [(&str, f64); 3] = [("web", 0.5), ("app", 0.3), ("store", 0.2)];
 
 const TRAINING_ROWS: usize = 10_000;
 const TRAFFIC: usize = 2_000;
-
-/// SplitMix64: deterministic, the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let u1 = self.uniform().max(f64::MIN_POSITIVE);
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-
-    fn choose(&mut self, weighted: &[(&'static str, f64)]) -> &'static str {
-        let mut pick = self.uniform() * weighted.iter().map(|(_, w)| w).sum::<f64>();
-        for (value, weight) in weighted {
-            if pick < *weight {
-                return value;
-            }
-            pick -= weight;
-        }
-        weighted[weighted.len() - 1].0
-    }
-}
 
 /// One field as sent: a number (its literal text, valid in CSV and JSON alike), text, or nothing.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +160,7 @@ fn row(rng: &mut Rng, i: usize, plant: Plant) -> Row {
 }
 
 fn rows(n: usize, seed: u64, plant: Plant) -> Vec<Row> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     (0..n).map(|i| row(&mut rng, i, plant)).collect()
 }
 

@@ -9,33 +9,12 @@ use std::path::{Path, PathBuf};
 
 use modelmon_engine::dataset::{list_data_files, profile_dataset, DatasetFormat};
 use modelmon_engine::profile::DatasetProfile;
+use modelmon_engine::random::SplitMix64;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::{FeatureStatistics, InferredType, NumericalStatistics, Statistics, StringStatistics};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers, all independent of the engine.
-
-/// splitmix64 (Steele, Lea & Flood 2014): deterministic on every platform.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn profile(paths: &[PathBuf], format: DatasetFormat) -> DatasetProfile {
     profile_dataset(paths, format, &mut |_| {}).expect("profiling succeeds")
@@ -274,7 +253,7 @@ impl Table {
 /// and exponent forms, `category` 37 skewed categories with ~5% empty, `user` high-cardinality,
 /// `flag` true/false, `mixed` small integers and one text value (so String).
 fn generate(n: usize, seed: u64) -> Table {
-    let mut rng = SplitMix64(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut rows = Vec::with_capacity(n);
     for i in 0..n {
         let id = rng.below(20_001) as i64 - 5_000;
@@ -283,7 +262,7 @@ fn generate(n: usize, seed: u64) -> Table {
             2 => Some(format!("{}", rng.below(500))),
             3 => Some(format!("{}.{}e{}", rng.below(9) + 1, rng.below(10), rng.below(3))),
             _ => {
-                let thousandths = (rng.unit() * rng.unit() * 1_000_000.0) as u64;
+                let thousandths = (rng.uniform() * rng.uniform() * 1_000_000.0) as u64;
                 Some(format!("{}.{:03}", thousandths / 1000, thousandths % 1000))
             }
         };
@@ -619,7 +598,7 @@ fn json_lines_columns_missing_and_types() {
 fn json_lines_numbers_match_csv_numbers() {
     // The same values as JSON numbers and as CSV text give the same moments and buckets.
     let dir = tempfile::tempdir().unwrap();
-    let mut rng = SplitMix64(5);
+    let mut rng = SplitMix64::new(5);
     let values: Vec<i64> = (0..500).map(|_| rng.below(1_000) as i64 - 300).collect();
     let jsonl: String = values.iter().map(|v| format!("{{\"v\": {v}}}\n")).collect();
     let csv: String = std::iter::once("v\n".to_string())
@@ -642,7 +621,7 @@ fn parquet_columns_keep_their_types_and_exact_statistics() {
     use polars::prelude::*;
 
     const ROWS: usize = 1_000;
-    let mut rng = SplitMix64(6);
+    let mut rng = SplitMix64::new(6);
     let ints: Vec<Option<i64>> = (0..ROWS)
         .map(|i| (i % 97 != 5).then(|| rng.below(10_000) as i64 - 2_000))
         .collect();
@@ -650,7 +629,7 @@ fn parquet_columns_keep_their_types_and_exact_statistics() {
         .map(|i| match i % 50 {
             7 => None,
             8 => Some(f64::NAN),
-            _ => Some((rng.unit() - 0.3) * 1e3),
+            _ => Some((rng.uniform() - 0.3) * 1e3),
         })
         .collect();
     let texts: Vec<Option<String>> = (0..ROWS)

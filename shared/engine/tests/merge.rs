@@ -8,34 +8,8 @@ use std::path::{Path, PathBuf};
 
 use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
 use modelmon_engine::profile::{DatasetProfile, RejectReason};
+use modelmon_engine::random::SplitMix64;
 use modelmon_formats::{FeatureStatistics, InferredType, NumericalStatistics, Statistics};
-
-/// splitmix64 (Steele, Lea & Flood 2014).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Uniform in (0, 1].
-    fn open01(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (self.open01(), self.open01());
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-}
 
 fn write(path: &Path, contents: impl AsRef<[u8]>) -> PathBuf {
     std::fs::write(path, contents).unwrap();
@@ -97,7 +71,7 @@ const ROWS: usize = 240_000;
 /// `normal` Fractional, `count` Integral (exponential), `heavy` log-normal with 3% missing,
 /// `category` 90 values, `user` high-cardinality, `flag` true/false.
 fn generate() -> Vec<[String; 6]> {
-    let mut rng = SplitMix64(0xC0FFEE);
+    let mut rng = SplitMix64::new(0xC0FFEE);
     (0..ROWS)
         .map(|_| {
             let normal = format!("{:.6}", 100.0 + 50.0 * rng.normal());

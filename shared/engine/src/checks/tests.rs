@@ -904,7 +904,7 @@ fn metrics_per_feature() {
 
 fn normal_sample(seed: u64, size: usize, shift: f64) -> impl Iterator<Item = f64> {
     let mut rng = SplitMix64::new(seed);
-    (0..size).map(move |_| rng.next_normal() + shift)
+    (0..size).map(move |_| rng.normal() + shift)
 }
 
 #[test]

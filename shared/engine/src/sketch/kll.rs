@@ -463,11 +463,11 @@ mod tests {
     fn shapes(n: usize) -> Vec<(&'static str, Vec<f64>)> {
         let mut rng = SplitMix64::new(0x5EED);
         vec![
-            ("uniform", (0..n).map(|_| rng.next_open01()).collect()),
-            ("normal", (0..n).map(|_| rng.next_normal()).collect()),
+            ("uniform", (0..n).map(|_| rng.open01()).collect()),
+            ("normal", (0..n).map(|_| rng.normal()).collect()),
             // Pareto with alpha 1.2: a few enormous values.
-            ("pareto", (0..n).map(|_| rng.next_open01().powf(-1.0 / 1.2)).collect()),
-            ("log-normal", (0..n).map(|_| (2.0 * rng.next_normal()).exp()).collect()),
+            ("pareto", (0..n).map(|_| rng.open01().powf(-1.0 / 1.2)).collect()),
+            ("log-normal", (0..n).map(|_| (2.0 * rng.normal()).exp()).collect()),
             ("ten-distinct", (0..n).map(|_| (rng.next_u64() % 10) as f64).collect()),
             ("constant", vec![42.0; n]),
             ("ascending", (0..n).map(|i| i as f64).collect()),
@@ -606,7 +606,7 @@ mod tests {
     #[test]
     fn same_input_gives_identical_sketch() {
         let mut rng = SplitMix64::new(7);
-        let values: Vec<f64> = (0..200_000).map(|_| rng.next_normal()).collect();
+        let values: Vec<f64> = (0..200_000).map(|_| rng.normal()).collect();
         let a = sketch_of(values.iter().copied());
         let b = sketch_of(values.iter().copied());
         assert!(a.levels().len() > 3);
@@ -630,7 +630,7 @@ mod tests {
     fn merged_chunks_keep_weight_and_accuracy() {
         const N: usize = 1_000_000;
         let mut rng = SplitMix64::new(11);
-        let values: Vec<f64> = (0..N).map(|_| (rng.next_normal() * 3.0).exp()).collect();
+        let values: Vec<f64> = (0..N).map(|_| (rng.normal() * 3.0).exp()).collect();
         let cuts = [0, 1, 3_000, 150_000, 151_234, 420_000, 777_777, N];
         let mut merged = KllSketch::default();
         for bounds in cuts.windows(2) {
@@ -711,7 +711,7 @@ mod tests {
     #[test]
     fn bucket_counts_sum_to_count() {
         let mut rng = SplitMix64::new(3);
-        let values: Vec<f64> = (0..100_000).map(|_| rng.next_normal() * 0.1 + 0.3).collect();
+        let values: Vec<f64> = (0..100_000).map(|_| rng.normal() * 0.1 + 0.3).collect();
         let min = values.iter().copied().fold(f64::INFINITY, f64::min);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let sketch = sketch_of(values.iter().copied());
@@ -728,7 +728,7 @@ mod tests {
     #[test]
     fn from_levels_round_trip() {
         let mut rng = SplitMix64::new(5);
-        let sketch = sketch_of((0..50_000).map(|_| rng.next_normal()));
+        let sketch = sketch_of((0..50_000).map(|_| rng.normal()));
         let loaded = KllSketch::from_levels(sketch.c(), sketch.k(), sketch.levels().to_vec()).unwrap();
         assert_eq!(loaded.levels(), sketch.levels());
         assert_eq!(loaded.count(), sketch.count());
@@ -762,7 +762,7 @@ mod tests {
     #[test]
     fn serde_round_trip_continues_identically() {
         let mut rng = SplitMix64::new(9);
-        let values: Vec<f64> = (0..30_000).map(|_| rng.next_open01()).collect();
+        let values: Vec<f64> = (0..30_000).map(|_| rng.open01()).collect();
         let mut original = sketch_of(values[..20_000].iter().copied());
         let json = serde_json::to_string(&original).unwrap();
         // Exact only with serde_json's `float_roundtrip` feature (enabled in the workspace).

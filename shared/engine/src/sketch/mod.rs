@@ -44,35 +44,8 @@ pub enum SketchError {
     RegisterValue { index: usize, value: u8, max: u8 },
 }
 
-/// Deterministic random numbers for tests (no dependency, identical on every platform).
+/// Deterministic random numbers for tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    /// splitmix64 (Steele, Lea & Flood 2014).
-    pub struct SplitMix64(u64);
-
-    impl SplitMix64 {
-        pub fn new(seed: u64) -> Self {
-            Self(seed)
-        }
-
-        pub fn next_u64(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        /// Uniform in (0, 1]: never 0, so `ln` is always finite.
-        pub fn next_open01(&mut self) -> f64 {
-            ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-        }
-
-        /// Standard normal via Box–Muller (one of the pair is enough here).
-        pub fn next_normal(&mut self) -> f64 {
-            let u1 = self.next_open01();
-            let u2 = self.next_open01();
-            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-        }
-    }
+    pub use crate::random::SplitMix64;
 }
