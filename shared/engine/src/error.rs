@@ -34,8 +34,6 @@ pub enum EngineError {
     },
     #[error("{path}: duplicate column name `{name}` in the header")]
     DuplicateColumn { path: PathBuf, name: String },
-    #[error("cannot merge profiles: {0}")]
-    Merge(String),
     #[error(transparent)]
     Sketch(#[from] crate::sketch::SketchError),
     #[error(transparent)]

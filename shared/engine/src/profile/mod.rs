@@ -18,12 +18,9 @@ pub use account::{RecordAccount, RejectReason, Rejections};
 pub use categories::{CategoryCounts, MAX_CATEGORIES};
 pub use numeric::NumericSummary;
 
-use crate::sketch::HyperLogLog;
+use crate::sketch::{HyperLogLog, DEFAULT_BUCKET_COUNT};
 use crate::types::{classify, parse_number, KindCounts, ValueKind};
 use crate::EngineError;
-
-/// SageMaker always materialises the KLL distribution in 10 equal-width buckets.
-pub const KLL_BUCKETS: usize = 10;
 
 /// Everything known about one column so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -304,7 +301,7 @@ fn kll_distribution(summary: &NumericSummary) -> KllDistribution {
     let sketch = &summary.sketch;
     KllDistribution {
         buckets: sketch
-            .buckets(summary.min, summary.max, KLL_BUCKETS)
+            .buckets(summary.min, summary.max, DEFAULT_BUCKET_COUNT)
             .into_iter()
             .map(|(lower_bound, upper_bound, count)| KllBucket {
                 lower_bound,
