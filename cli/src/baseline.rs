@@ -1,11 +1,13 @@
 //! `modelmon baseline`: statistics.json and suggested constraints.json from a training dataset.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
 use modelmon_engine::dataset::profile_dataset;
+use modelmon_engine::profile::DatasetProfile;
 use modelmon_engine::suggest::suggest_constraints;
+use modelmon_formats::{Constraints, Statistics};
 
 use crate::progress::ProgressLine;
 use crate::{summary, write_file, CliError, FormatArg};
@@ -44,12 +46,9 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
             profile.records.summary()
         )));
     }
-    let statistics = profile.to_statistics();
-    let constraints = suggest_constraints(&statistics);
+    let (statistics, _) = write_baseline(&profile, &args.output)?;
     let statistics_path = args.output.join("statistics.json");
     let constraints_path = args.output.join("constraints.json");
-    write_file(&statistics_path, &statistics.to_json())?;
-    write_file(&constraints_path, &constraints.to_json())?;
     if !args.quiet {
         print!("{}", summary::records(&profile.records));
         print!("{}", summary::features(&statistics));
@@ -61,4 +60,14 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
         );
     }
     Ok(())
+}
+
+/// The baseline of `profile` (its statistics and suggested constraints), written to `dir` as
+/// SageMaker's baselining job writes them.
+pub fn write_baseline(profile: &DatasetProfile, dir: &Path) -> Result<(Statistics, Constraints), CliError> {
+    let statistics = profile.to_statistics();
+    let constraints = suggest_constraints(&statistics);
+    write_file(&dir.join("statistics.json"), &statistics.to_json())?;
+    write_file(&dir.join("constraints.json"), &constraints.to_json())?;
+    Ok((statistics, constraints))
 }

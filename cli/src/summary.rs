@@ -26,13 +26,7 @@ pub fn records(account: &RecordAccount) -> String {
 
 /// One line per feature: type, missing values, and either the numeric range or the distinct count.
 pub fn features(statistics: &Statistics) -> String {
-    let width = statistics
-        .features
-        .iter()
-        .map(|f| f.name.len())
-        .max()
-        .unwrap_or(7)
-        .clamp(7, 40);
+    let width = name_width(statistics.features.iter().map(|f| f.name.as_str()));
     let mut text = format!(
         "{:<width$}  {:<10}  {:>8}  {}\n",
         "feature", "type", "missing", "values"
@@ -96,13 +90,7 @@ pub fn checks(report: &modelmon_engine::checks::CheckReport) -> String {
         return String::new();
     }
     let mut text = String::new();
-    let width = report
-        .features
-        .iter()
-        .map(|f| f.name.len())
-        .max()
-        .unwrap_or(7)
-        .clamp(7, 40);
+    let width = name_width(report.features.iter().map(|f| f.name.as_str()));
     text.push_str(&format!(
         "{:<width$}  {:<12}  {:<9}  {:<22}  verdict\n",
         "feature", "type", "complete", "drift"
@@ -141,4 +129,9 @@ pub fn checks(report: &modelmon_engine::checks::CheckReport) -> String {
         }
     }
     text
+}
+
+/// The width of a table's name column: the longest name, within 7 to 40 characters.
+fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(7).clamp(7, 40)
 }

@@ -4,45 +4,14 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+mod common;
+
+use common::{assert_failure, assert_success, modelmon, write};
 use modelmon_engine::random::SplitMix64 as Rng;
 use modelmon_formats::{CheckType, ConstraintViolations, Statistics};
 use serde_json::{json, Value};
-
-fn modelmon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelmon"))
-        .args(args)
-        .output()
-        .expect("the modelmon binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
-}
-
-fn assert_success(result: &Output) -> String {
-    assert!(
-        result.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        result.status.code(),
-        text(&result.stdout),
-        text(&result.stderr)
-    );
-    text(&result.stdout)
-}
-
-/// Exit status 1 and a message on stderr; returns the message.
-fn assert_failure(result: &Output) -> String {
-    assert_eq!(
-        result.status.code(),
-        Some(1),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&result.stdout),
-        text(&result.stderr)
-    );
-    text(&result.stderr)
-}
 
 const PLANS: [&str; 3] = ["basic", "standard", "premium"];
 
@@ -83,12 +52,6 @@ fn capture_line(fields: &[String; 4], time: &str) -> String {
         "eventVersion": "0"
     })
     .to_string()
-}
-
-fn write(path: &Path, contents: &str) -> PathBuf {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, contents).unwrap();
-    path.to_path_buf()
 }
 
 struct Setup {

@@ -1,25 +1,12 @@
 //! `modelmon baseline` as a user runs it: exit codes, the files it writes, what it prints.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
+mod common;
+
+use common::{assert_failure, assert_success, modelmon, text, write};
 use modelmon_formats::{Constraints, InferredType, Statistics};
-
-fn modelmon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelmon"))
-        .args(args)
-        .output()
-        .expect("the modelmon binary runs")
-}
-
-fn write(path: &Path, contents: impl AsRef<[u8]>) -> PathBuf {
-    std::fs::write(path, contents).unwrap();
-    path.to_path_buf()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
-}
 
 fn baseline(dataset: &Path, output: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -40,29 +27,6 @@ fn read_outputs(output: &Path) -> (Statistics, Constraints) {
         Statistics::from_json_slice(&statistics, "statistics.json").expect("statistics.json parses"),
         Constraints::from_json_slice(&constraints, "constraints.json").expect("constraints.json parses"),
     )
-}
-
-fn assert_success(result: &Output) {
-    assert!(
-        result.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        result.status.code(),
-        text(&result.stdout),
-        text(&result.stderr)
-    );
-}
-
-fn assert_failure(result: &Output) -> String {
-    assert_eq!(
-        result.status.code(),
-        Some(1),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&result.stdout),
-        text(&result.stderr)
-    );
-    let stderr = text(&result.stderr);
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    stderr
 }
 
 #[test]

@@ -5,22 +5,16 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 
+mod common;
+
+use common::{assert_success, modelmon};
 use modelmon_formats::{CheckType, ConstraintViolations, Statistics};
 
 const REPORT_DIR: &str = "reports/churn-endpoint/churn-hourly/2026/11/25/14";
 
 fn demo(output: &Path) -> Output {
-    let result = std::process::Command::new(env!("CARGO_BIN_EXE_modelmon"))
-        .args(["demo", "--output", output.to_str().unwrap()])
-        .output()
-        .expect("the modelmon binary runs");
-    assert!(
-        result.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        result.status.code(),
-        String::from_utf8_lossy(&result.stdout),
-        String::from_utf8_lossy(&result.stderr)
-    );
+    let result = modelmon(&["demo", "--output", output.to_str().unwrap()]);
+    assert_success(&result);
     result
 }
 

@@ -12,8 +12,8 @@ use clap::Args;
 use modelmon_engine::analysis::{analyze, AnalysisRequest, InputFormat};
 use modelmon_engine::capture::Window;
 use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
-use modelmon_engine::suggest::suggest_constraints;
 
+use crate::baseline::write_baseline;
 use crate::{analyze as analyze_cmd, summary, write_file, CliError};
 use data::Drift;
 
@@ -58,11 +58,8 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     );
 
     let profile = profile_dataset(&[training_path], DatasetFormat::Csv { header: true }, &mut |_| {})?;
-    let baseline = profile.to_statistics();
-    let constraints = suggest_constraints(&baseline);
     let baseline_dir = dir.join("baseline");
-    write_file(&baseline_dir.join("statistics.json"), &baseline.to_json())?;
-    write_file(&baseline_dir.join("constraints.json"), &constraints.to_json())?;
+    let (baseline, constraints) = write_baseline(&profile, &baseline_dir)?;
     println!(
         "2. Baseline -> {}/statistics.json, constraints.json",
         baseline_dir.display()

@@ -19,9 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::dataset::files::{self, for_each_line};
-use crate::dataset::{Progress, ProgressFn, PROGRESS_EVERY};
+use crate::dataset::{ProgressFn, Reading, PROGRESS_EVERY};
 use crate::profile::{DatasetProfile, RejectReason};
-use crate::types::ValueKind;
 use crate::EngineError;
 
 /// The analysis window `[start, end)`.
@@ -87,23 +86,12 @@ pub fn profile_capture(
     progress: ProgressFn<'_>,
 ) -> Result<CaptureSummary, EngineError> {
     let files = list_capture_files(paths, window)?;
-    let bytes_total = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let mut reading = Reading::new(&files, progress);
     let mut summary = CaptureSummary::default();
-    let mut bytes_before = 0;
     for file in &files {
         summary.files += 1;
-        read_capture_file(file, window, profile, &mut summary, &mut |bytes, records| {
-            progress(Progress {
-                bytes_done: bytes_before + bytes,
-                bytes_total,
-                records,
-            })
-        })?;
-        bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        read_capture_file(file, window, profile, &mut summary, &mut reading)?;
+        reading.file_done(file, profile.records.read);
     }
     Ok(summary)
 }
@@ -122,15 +110,8 @@ pub(crate) fn list_hour_files(
         (Some(hours), Some(folder)) => hours.contains(&folder),
         _ => true,
     };
-    let mut files = Vec::new();
-    for path in paths {
-        if files::metadata(path)?.is_dir() {
-            files::walk(path, &enter, &mut files)?;
-        } else {
-            files.push(path.clone());
-        }
-    }
-    Ok(files)
+    // An hour with no traffic is no error: the analysis says "no data".
+    files::list(paths, &enter, &|_| None)
 }
 
 /// `yyyy/mm/dd/hh` when the last four folders of `trail` look like one.
@@ -149,7 +130,7 @@ fn read_capture_file(
     window: Option<Window>,
     profile: &mut DatasetProfile,
     summary: &mut CaptureSummary,
-    progress: &mut dyn FnMut(u64, u64),
+    reading: &mut Reading<'_>,
 ) -> Result<(), EngineError> {
     let display = path.display();
     for_each_line(path, |line_number, line, bytes_read| {
@@ -173,7 +154,7 @@ fn read_capture_file(
             }
         }
         if line_number.is_multiple_of(PROGRESS_EVERY) {
-            progress(bytes_read, profile.records.read);
+            reading.report(bytes_read, profile.records.read);
         }
         Ok(())
     })?;
@@ -201,8 +182,7 @@ enum Column {
 #[derive(Debug, Clone, PartialEq)]
 enum FieldValue {
     Text(String),
-    Number(f64, ValueKind),
-    Bool(bool),
+    Json(Value),
     Missing,
 }
 
@@ -417,28 +397,13 @@ fn json_row(value: Value) -> Result<PayloadRow, (RejectReason, String)> {
 }
 
 fn scalar(value: Value, field: &str) -> Result<FieldValue, (RejectReason, String)> {
-    Ok(match value {
-        Value::Null => FieldValue::Missing,
-        Value::Bool(b) => FieldValue::Bool(b),
-        Value::Number(n) => {
-            let kind = if n.is_f64() {
-                ValueKind::Fractional
-            } else {
-                ValueKind::Integral
-            };
-            match n.as_f64().filter(|v| v.is_finite()) {
-                Some(v) => FieldValue::Number(v, kind),
-                None => FieldValue::Text(n.to_string()),
-            }
-        }
-        Value::String(s) => FieldValue::Text(s),
-        Value::Array(_) | Value::Object(_) => {
-            return Err((
-                RejectReason::NestedValue,
-                format!("field `{field}` is nested; SageMaker's built-in analysis and modelmon profile flat records"),
-            ))
-        }
-    })
+    match value {
+        Value::Array(_) | Value::Object(_) => Err((
+            RejectReason::NestedValue,
+            format!("field `{field}` is nested; SageMaker's built-in analysis and modelmon profile flat records"),
+        )),
+        flat => Ok(FieldValue::Json(flat)),
+    }
 }
 
 /// Joins output rows with input rows (output columns first); positions run on across both.
@@ -483,8 +448,7 @@ fn observe_row(profile: &mut DatasetProfile, row: PayloadRow) {
         let column = &mut profile.columns[i];
         match value {
             FieldValue::Text(text) => column.observe_text(&text),
-            FieldValue::Number(v, kind) => column.observe_number(v, kind),
-            FieldValue::Bool(b) => column.observe_bool(b),
+            FieldValue::Json(value) => column.observe_json(&value),
             FieldValue::Missing => {}
         }
     }

@@ -1,25 +1,18 @@
 //! Suggested constraints from a baseline's statistics, as SageMaker's baselining job writes them.
 
 use modelmon_formats::{
-    Constraints, FeatureConstraints, MonitoringConfig, NumConstraints, Statistics, StringConstraints,
+    Common, Constraints, FeatureConstraints, MonitoringConfig, NumConstraints, Statistics, StringConstraints,
 };
 
 /// One constraint per feature: its completeness and type; `is_non_negative` for numbers; the
 /// domain of values for strings that have a categorical distribution (at most 120 values).
 /// `monitoring_config` holds the container's defaults.
 pub fn suggest_constraints(statistics: &Statistics) -> Constraints {
-    let item_count = statistics.dataset.item_count;
     let features = statistics
         .features
         .iter()
         .map(|feature| {
-            let completeness = feature.common().map(|common| {
-                if item_count == 0 {
-                    0.0
-                } else {
-                    common.num_present as f64 / item_count as f64
-                }
-            });
+            let completeness = feature.common().map(Common::completeness);
             let num_constraints = feature.numerical_statistics.as_ref().map(|numbers| NumConstraints {
                 is_non_negative: Some(numbers.min >= 0.0),
                 monitoring_config_overrides: None,

@@ -1,6 +1,9 @@
 //! Bad input: every record is either analysed or rejected with its reason and `file:line`, and
 //! every fatal problem is an error naming the file (and line). Nothing panics, nothing is lost.
 
+mod common;
+
+use common::write;
 use std::path::{Path, PathBuf};
 
 use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
@@ -10,14 +13,6 @@ use modelmon_formats::{InferredType, Statistics};
 
 const CSV: DatasetFormat = DatasetFormat::Csv { header: true };
 const JSON: DatasetFormat = DatasetFormat::JsonLines;
-
-fn write(path: &Path, contents: impl AsRef<[u8]>) -> PathBuf {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, contents).unwrap();
-    path.to_path_buf()
-}
 
 fn run(paths: &[PathBuf], format: DatasetFormat) -> Result<DatasetProfile, EngineError> {
     profile_dataset(paths, format, &mut |_| {})

@@ -3,15 +3,18 @@
 //! counts, KLL buckets and sketch weights; and the input rules (no header, quoting, directories,
 //! several paths, JSON Lines, Parquet).
 
+mod common;
+
+use common::{feature, numerical, write};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use modelmon_engine::dataset::{list_data_files, profile_dataset, DatasetFormat};
 use modelmon_engine::profile::DatasetProfile;
 use modelmon_engine::random::SplitMix64;
 use modelmon_engine::suggest::suggest_constraints;
-use modelmon_formats::{FeatureStatistics, InferredType, NumericalStatistics, Statistics, StringStatistics};
+use modelmon_formats::{InferredType, Statistics, StringStatistics};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers, all independent of the engine.
@@ -24,36 +27,12 @@ fn csv_header() -> DatasetFormat {
     DatasetFormat::Csv { header: true }
 }
 
-fn write(path: &Path, contents: impl AsRef<[u8]>) -> PathBuf {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).unwrap();
-    }
-    std::fs::write(path, contents).unwrap();
-    path.to_path_buf()
-}
-
-fn numerical<'a>(stats: &'a Statistics, name: &str) -> &'a NumericalStatistics {
-    let feature = feature(stats, name);
-    feature
-        .numerical_statistics
-        .as_ref()
-        .unwrap_or_else(|| panic!("`{name}` has no numerical statistics: {feature:?}"))
-}
-
 fn strings<'a>(stats: &'a Statistics, name: &str) -> &'a StringStatistics {
     let feature = feature(stats, name);
     feature
         .string_statistics
         .as_ref()
         .unwrap_or_else(|| panic!("`{name}` has no string statistics: {feature:?}"))
-}
-
-fn feature<'a>(stats: &'a Statistics, name: &str) -> &'a FeatureStatistics {
-    stats
-        .features
-        .iter()
-        .find(|f| f.name == name)
-        .unwrap_or_else(|| panic!("no feature `{name}`"))
 }
 
 fn names(stats: &Statistics) -> Vec<&str> {

@@ -1,6 +1,8 @@
 //! Batch-transform capture: manifests list data files; back-to-back windows read each once.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::write;
 
 use chrono::{DateTime, Utc};
 use modelmon_engine::capture::Window;
@@ -8,12 +10,6 @@ use modelmon_engine::dataset::manifest_data_files;
 
 fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
-}
-
-fn write(path: &Path, text: &str) -> PathBuf {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    path.to_path_buf()
 }
 
 #[test]
@@ -27,11 +23,11 @@ fn back_to_back_windows_read_each_manifest_once() {
     let prefix = format!("file://{}/", data.display());
     write(
         &destination.join("input/2026/11/25/12/manifest-1.jsonl"),
-        &format!(r#"[{{"prefix": "{prefix}"}}, "a.csv"]"#),
+        format!(r#"[{{"prefix": "{prefix}"}}, "a.csv"]"#),
     );
     write(
         &destination.join("input/2026/11/25/13/manifest-2.jsonl"),
-        &format!(r#"[{{"prefix": "{prefix}"}}, "b.csv", "c.csv"]"#),
+        format!(r#"[{{"prefix": "{prefix}"}}, "b.csv", "c.csv"]"#),
     );
     let hour = |start: &str, end: &str| Window {
         start: utc(start),

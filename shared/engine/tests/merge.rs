@@ -2,37 +2,20 @@
 //! max, histograms and record accounts; within rounding for moments; within sketch error for
 //! quantiles and distinct counts. Expected values are computed here from the generated rows.
 
+mod common;
+
+use common::{feature, numerical, write};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
 use modelmon_engine::profile::{DatasetProfile, RejectReason};
 use modelmon_engine::random::SplitMix64;
-use modelmon_formats::{FeatureStatistics, InferredType, NumericalStatistics, Statistics};
-
-fn write(path: &Path, contents: impl AsRef<[u8]>) -> PathBuf {
-    std::fs::write(path, contents).unwrap();
-    path.to_path_buf()
-}
+use modelmon_formats::{InferredType, Statistics};
 
 fn profile_of(path: &Path, format: DatasetFormat) -> DatasetProfile {
     profile_dataset(&[path.to_path_buf()], format, &mut |_| {}).expect("profiling succeeds")
-}
-
-fn feature<'a>(stats: &'a Statistics, name: &str) -> &'a FeatureStatistics {
-    stats
-        .features
-        .iter()
-        .find(|f| f.name == name)
-        .unwrap_or_else(|| panic!("no feature `{name}`"))
-}
-
-fn numerical<'a>(stats: &'a Statistics, name: &str) -> &'a NumericalStatistics {
-    feature(stats, name)
-        .numerical_statistics
-        .as_ref()
-        .unwrap_or_else(|| panic!("`{name}` is not numerical"))
 }
 
 fn histogram(stats: &Statistics, name: &str) -> Option<BTreeMap<String, u64>> {

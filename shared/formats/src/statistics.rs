@@ -80,6 +80,18 @@ pub struct Common {
     pub num_missing: u64,
 }
 
+impl Common {
+    /// The share of present values (0 when the dataset has no records).
+    pub fn completeness(&self) -> f64 {
+        let total = self.num_present + self.num_missing;
+        if total == 0 {
+            0.0
+        } else {
+            self.num_present as f64 / total as f64
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericalStatistics {
     pub common: Common,

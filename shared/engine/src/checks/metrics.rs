@@ -9,11 +9,7 @@ pub(super) fn feature_metrics(column: &ColumnProfile, item_count: u64, drift: Op
     let name = &column.name;
     let kinds = &column.kinds;
     let present = column.present();
-    let completeness = if item_count == 0 {
-        0.0
-    } else {
-        present as f64 / item_count as f64
-    };
+    let completeness = column.completeness(item_count);
     let mut metrics = vec![
         value(format!("feature_non_null_{name}"), completeness),
         value(

@@ -352,7 +352,7 @@ fn check_column(
     }
 
     if let Some(expected) = feature.completeness {
-        let measure = Measure::at_least(present as f64 / item_count as f64, expected);
+        let measure = Measure::at_least(column.completeness(item_count), expected);
         run.check.completeness = Some(measure);
         if !measure.met {
             let missing = item_count.saturating_sub(present);

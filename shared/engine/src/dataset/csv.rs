@@ -440,7 +440,7 @@ mod tests {
         let mut profile = DatasetProfile::default();
         let mut header = None;
         let mut progress = |_| {};
-        let mut reading = Reading::new(0, &mut progress);
+        let mut reading = Reading::new(&[], &mut progress);
         profile_csv_file_in_chunks(path, true, &mut header, &mut profile, &mut reading, chunk_bytes).unwrap();
         profile
     }

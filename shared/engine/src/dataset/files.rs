@@ -16,9 +16,36 @@ pub(crate) fn metadata(path: &Path) -> Result<Metadata, EngineError> {
     })
 }
 
+/// The files of `paths`: each file as given, each directory's files through [`walk`]. A directory
+/// without any file is what `empty_dir` says: an error, or nothing to read.
+pub(crate) fn list(
+    paths: &[PathBuf],
+    enter: &dyn Fn(&[String]) -> bool,
+    empty_dir: &dyn Fn(&Path) -> Option<EngineError>,
+) -> Result<Vec<PathBuf>, EngineError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if metadata(path)?.is_dir() {
+            let before = files.len();
+            walk(path, enter, &mut files)?;
+            if let (true, Some(err)) = (files.len() == before, empty_dir(path)) {
+                return Err(err);
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// The size of `path` in bytes (0 if it cannot be read: reading it will then say why).
+pub(crate) fn size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
 /// The files under `dir`, recursively in name order, skipping hidden files and Spark/Hadoop
 /// markers (`.x`, `_SUCCESS`). `enter` sees the folder names from `dir` down and may prune.
-pub(crate) fn walk(dir: &Path, enter: &dyn Fn(&[String]) -> bool, files: &mut Vec<PathBuf>) -> Result<(), EngineError> {
+fn walk(dir: &Path, enter: &dyn Fn(&[String]) -> bool, files: &mut Vec<PathBuf>) -> Result<(), EngineError> {
     walk_below(dir, &mut Vec::new(), enter, files)
 }
 

@@ -7,7 +7,6 @@ use serde_json::{Map, Value};
 use super::files::for_each_line;
 use super::{Reading, PROGRESS_EVERY};
 use crate::profile::{DatasetProfile, RejectReason};
-use crate::types::ValueKind;
 use crate::EngineError;
 
 pub(crate) fn profile_jsonl_file(
@@ -74,24 +73,7 @@ pub fn observe_json_record(
     }
     for (key, value) in record {
         let i = profile.column_index(key);
-        let column = &mut profile.columns[i];
-        match value {
-            Value::Null => {}
-            Value::Bool(b) => column.observe_bool(*b),
-            Value::Number(number) => {
-                let kind = if number.is_f64() {
-                    ValueKind::Fractional
-                } else {
-                    ValueKind::Integral
-                };
-                match number.as_f64().filter(|v| v.is_finite()) {
-                    Some(v) => column.observe_number(v, kind),
-                    None => column.observe_text(&number.to_string()),
-                }
-            }
-            Value::String(text) => column.observe_text(text),
-            Value::Array(_) | Value::Object(_) => {} // rejected above
-        }
+        profile.columns[i].observe_json(value);
     }
     profile.records.analysed_one();
     Ok(())

@@ -57,22 +57,13 @@ pub(crate) const PROGRESS_EVERY: u64 = 1 << 16;
 /// The data files of `paths` in a stable order: each file as given, each directory's files
 /// recursively in name order. Hidden files and Spark/Hadoop markers (`.x`, `_SUCCESS`) are skipped.
 pub fn list_data_files(paths: &[PathBuf], format: DatasetFormat) -> Result<Vec<PathBuf>, EngineError> {
-    let mut files = Vec::new();
-    for path in paths {
-        if files::metadata(path)?.is_dir() {
-            let before = files.len();
-            files::walk(path, &|_| true, &mut files)?;
-            if files.len() == before {
-                return Err(EngineError::NoDataFiles {
-                    path: path.clone(),
-                    format: format.name(),
-                });
-            }
-        } else {
-            files.push(path.clone());
-        }
-    }
-    Ok(files)
+    let no_files = |dir: &std::path::Path| {
+        Some(EngineError::NoDataFiles {
+            path: dir.to_path_buf(),
+            format: format.name(),
+        })
+    };
+    files::list(paths, &|_| true, &no_files)
 }
 
 /// Profiles a whole dataset: every file of `paths` in order, as one dataset.
@@ -95,12 +86,7 @@ pub fn profile_dataset_into(
     progress: ProgressFn<'_>,
 ) -> Result<(), EngineError> {
     let files = list_data_files(paths, format)?;
-    let bytes_total = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
-    let mut reading = Reading::new(bytes_total, progress);
+    let mut reading = Reading::new(&files, progress);
     let mut csv_header: Option<(PathBuf, Vec<String>)> = None;
     for file in &files {
         match format {
@@ -113,8 +99,7 @@ pub fn profile_dataset_into(
             #[cfg(not(feature = "parquet"))]
             DatasetFormat::Parquet => return Err(EngineError::ParquetNotBuilt),
         }
-        reading.bytes_before += std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        reading.report(0, profile.records.read);
+        reading.file_done(file, profile.records.read);
     }
     Ok(())
 }
@@ -127,12 +112,19 @@ pub(crate) struct Reading<'a> {
 }
 
 impl<'a> Reading<'a> {
-    pub(crate) fn new(bytes_total: u64, progress: ProgressFn<'a>) -> Self {
+    pub(crate) fn new(files: &[PathBuf], progress: ProgressFn<'a>) -> Self {
+        let bytes_total = files.iter().map(|f| files::size(f)).sum();
         Self {
             bytes_total,
             bytes_before: 0,
             progress,
         }
+    }
+
+    /// `file` is read through: the next file's bytes count from its end.
+    pub(crate) fn file_done(&mut self, file: &std::path::Path, records: u64) {
+        self.bytes_before += files::size(file);
+        self.report(0, records);
     }
 
     pub(crate) fn report(&mut self, bytes_in_file: u64, records: u64) {

@@ -190,6 +190,29 @@ impl ColumnProfile {
         self.categories.observe(&text);
     }
 
+    /// A flat JSON value: `null` is missing, a number is Integral or Fractional by its JSON form, a
+    /// string is typed by its text. Objects and arrays are the caller's to reject; here they are
+    /// ignored.
+    pub fn observe_json(&mut self, value: &serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::Null | Value::Array(_) | Value::Object(_) => {}
+            Value::Bool(b) => self.observe_bool(*b),
+            Value::Number(number) => {
+                let kind = if number.is_f64() {
+                    ValueKind::Fractional
+                } else {
+                    ValueKind::Integral
+                };
+                match number.as_f64().filter(|v| v.is_finite()) {
+                    Some(v) => self.observe_number(v, kind),
+                    None => self.observe_text(&number.to_string()),
+                }
+            }
+            Value::String(text) => self.observe_text(text),
+        }
+    }
+
     pub fn observe_bool(&mut self, value: bool) {
         self.observe_text(if value { "true" } else { "false" });
     }
@@ -219,6 +242,15 @@ impl ColumnProfile {
         self.kinds.present()
     }
 
+    /// The share of the dataset's `item_count` records that have a value here.
+    pub fn completeness(&self, item_count: u64) -> f64 {
+        Common {
+            num_present: self.present(),
+            num_missing: item_count.saturating_sub(self.present()),
+        }
+        .completeness()
+    }
+
     /// Distinct values: exact while the column is low-cardinality, HyperLogLog beyond.
     pub fn distinct_count(&self) -> u64 {
         match self.categories.histogram() {
@@ -234,11 +266,7 @@ impl ColumnProfile {
             num_present: present,
             num_missing: item_count.saturating_sub(present),
         };
-        let completeness = Some(if item_count == 0 {
-            0.0
-        } else {
-            present as f64 / item_count as f64
-        });
+        let completeness = Some(common.completeness());
         let inferred_type = self.kinds.inferred_type();
         let summary = &self.numeric;
         match inferred_type.is_numeric() {

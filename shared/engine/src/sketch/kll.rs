@@ -150,17 +150,6 @@ impl KllSketch {
         }
     }
 
-    /// Merges `other` into `self`.
-    ///
-    /// # Panics
-    /// If the sketches have different `c` or `k`; use [`KllSketch::try_merge`] for sketches
-    /// read from files.
-    pub fn merge(&mut self, other: &KllSketch) {
-        if let Err(error) = self.try_merge(other) {
-            panic!("{error}");
-        }
-    }
-
     /// Merges `other` into `self` (Deequ's `QuantileNonSample.merge`): grow to `other`'s
     /// height, append its levels to ours, then condense while at or over capacity.
     /// Merging an empty sketch is a no-op (Deequ could still condense once here).
@@ -190,20 +179,19 @@ impl KllSketch {
         Ok(())
     }
 
-    /// Estimated number of values `<= x`.
+    /// Estimated number of values `<= x` (for one query; [`KllSketch::cdf_view`] for many).
     pub fn rank(&self, x: f64) -> f64 {
-        self.weight_where(|v| v <= x) as f64
+        self.cdf_view().rank(x)
     }
 
     /// Estimated number of values `< x`.
     pub fn rank_exclusive(&self, x: f64) -> f64 {
-        self.weight_where(|v| v < x) as f64
+        self.cdf_view().rank_exclusive(x)
     }
 
     /// Estimated fraction of values `<= x`; `None` on an empty sketch.
     pub fn cdf(&self, x: f64) -> Option<f64> {
-        let count = self.count();
-        (count > 0).then(|| self.rank(x) / count as f64)
+        self.cdf_view().cdf(x)
     }
 
     /// Smallest retained item whose cumulative weight is at least `q * count`, for `q` in
@@ -221,17 +209,6 @@ impl KllSketch {
     /// as `(lower_bound, upper_bound, count)`; see [`CdfView::buckets`].
     pub fn buckets(&self, min: f64, max: f64, bucket_count: usize) -> Vec<(f64, f64, f64)> {
         self.cdf_view().buckets(min, max, bucket_count)
-    }
-
-    fn weight_where(&self, keep: impl Fn(f64) -> bool) -> u64 {
-        self.levels
-            .iter()
-            .enumerate()
-            .map(|(level, items)| {
-                let kept = items.iter().filter(|&&v| keep(v)).count() as u64;
-                kept.saturating_mul(level_weight(level))
-            })
-            .fold(0u64, u64::saturating_add)
     }
 
     fn add_level(&mut self) {
@@ -649,12 +626,12 @@ mod tests {
     fn merge_with_empty_is_identity() {
         let sketch = sketch_of((0..10_000).map(|i| ((i * 7919) % 10_007) as f64));
         let mut merged = sketch.clone();
-        merged.merge(&KllSketch::default());
+        merged.try_merge(&KllSketch::default()).unwrap();
         assert_eq!(merged, sketch);
 
         assert!(sketch.retained < sketch.total_capacity);
         let mut from_empty = KllSketch::default();
-        from_empty.merge(&sketch);
+        from_empty.try_merge(&sketch).unwrap();
         assert_eq!(from_empty.levels(), sketch.levels());
     }
 
@@ -663,7 +640,7 @@ mod tests {
         let mut a = small(0.5, 8, [1.0, 2.0, 3.0]);
         let b = small(0.5, 8, [4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]);
         // 10 retained >= 10 capacity: level 0 compacts once with offset 0.
-        a.merge(&b);
+        a.try_merge(&b).unwrap();
         assert_eq!(a.levels(), [vec![], vec![1.0, 3.0, 5.0, 7.0, 9.0]]);
         assert_eq!(a.count(), 10);
     }
