@@ -1,0 +1,12 @@
+//! The serverless half of modelmon: ports (small traits for the object store, the table, the
+//! scheduler and the metrics sink) with their AWS and local adapters, the SageMaker-compatible
+//! control plane and the analysis run, both written once against the ports.
+
+pub mod aws;
+mod error;
+pub mod local;
+pub mod ports;
+pub mod uri;
+
+pub use error::CloudError;
+pub use uri::ObjectUri;
