@@ -4,6 +4,8 @@ mod analyze;
 mod baseline;
 mod demo;
 mod progress;
+#[cfg(feature = "serve")]
+mod serve;
 mod summary;
 
 use std::path::PathBuf;
@@ -31,6 +33,9 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// The local demo: generate data, baseline it, and show the result. No AWS needed.
     Demo(demo::DemoArgs),
+    /// The SageMaker-compatible API and scheduled analyses on this machine (no AWS account).
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// The dataset formats a user can name on the command line.
@@ -80,6 +85,8 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Baseline(args) => baseline::run(args),
         Command::Demo(args) => demo::run(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

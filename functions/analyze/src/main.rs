@@ -1,1 +1,58 @@
-fn main() {}
+//! analyze: fired by EventBridge Scheduler with `{"schedule_name", "scheduled_time"}`; one
+//! analysis run of that schedule's window.
+
+use std::sync::Arc;
+
+use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
+use modelmon_cloud::aws::{load_sdk_config, CloudWatchMetrics, DynamoTable, S3Store};
+use modelmon_cloud::config::required;
+use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
+use modelmon_cloud::CloudError;
+use serde_json::{json, Value};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = load_sdk_config().await;
+    let runner = AnalysisRunner::new(
+        Arc::new(DynamoTable::new(&sdk, required("TABLE_NAME")?)),
+        Arc::new(S3Store::new(&sdk)),
+        Arc::new(CloudWatchMetrics::new(&sdk)),
+        RunSettings::from_env()?,
+    );
+    let runner = &runner;
+    run(service_fn(move |event: LambdaEvent<ScheduledRun>| async move {
+        handle(runner, event.payload).await
+    }))
+    .await
+}
+
+/// The run's outcome as the invocation's result. A failure a retry may cure is returned as an
+/// error, so the scheduler's retry policy and dead-letter queue see it; the execution record
+/// says Failed and why in every case.
+async fn handle(runner: &AnalysisRunner, event: ScheduledRun) -> Result<Value, RetryableFailure> {
+    match runner.run(&event).await.map_err(RetryableFailure)? {
+        RunResult::Finished(record) => Ok(json!({
+            "status": record.summary.monitoring_execution_status,
+            "failure_reason": record.summary.failure_reason,
+            "report_uri": record.report_uri,
+            "exit_message": record.exit_message,
+        })),
+        RunResult::Skipped(reason) => {
+            tracing::info!(%reason, "nothing to run");
+            Ok(json!({ "skipped": reason }))
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RetryableFailure(CloudError);
+
+impl From<RetryableFailure> for Diagnostic {
+    fn from(failure: RetryableFailure) -> Diagnostic {
+        Diagnostic {
+            error_type: "Retryable".into(),
+            error_message: failure.0.to_string(),
+        }
+    }
+}

@@ -1,1 +1,27 @@
-fn main() {}
+//! create-schedule: API Gateway (HTTP API, payload 2.0) in front of modelmon's
+//! SageMaker-compatible control plane. `POST /` with `X-Amz-Target: SageMaker.<Operation>`.
+
+use std::sync::Arc;
+
+use lambda_http::{run, service_fn, Error, Request};
+use modelmon_cloud::aws::{load_sdk_config, DynamoTable, EventBridgeScheduler, SchedulerSettings};
+use modelmon_cloud::config::required;
+use modelmon_cloud::control::{ControlPlane, ControlSettings};
+
+mod handler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let sdk = load_sdk_config().await;
+    let plane = ControlPlane::new(
+        Arc::new(DynamoTable::new(&sdk, required("TABLE_NAME")?)),
+        Arc::new(EventBridgeScheduler::new(&sdk, SchedulerSettings::from_env()?)),
+        ControlSettings::from_env()?,
+    );
+    let plane = &plane;
+    run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handler::respond(plane, request).await)
+    }))
+    .await
+}

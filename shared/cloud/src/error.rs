@@ -17,6 +17,9 @@ pub enum CloudError {
     ResourceNotFound(String),
     #[error("{0}")]
     ResourceLimitExceeded(String),
+    /// Another request changed the resource at the same time.
+    #[error("{0}")]
+    Conflict(String),
     /// A port's conditional create found the key taken.
     #[error("{what} already exists")]
     AlreadyExists { what: String },
@@ -31,7 +34,17 @@ pub enum CloudError {
     InvalidUri { uri: String, reason: String },
     /// A call to an AWS service failed (after the SDK's retries).
     #[error("{service} {operation} failed: {message}")]
-    Aws { service: &'static str, operation: &'static str, message: String },
+    Aws {
+        service: &'static str,
+        operation: &'static str,
+        message: String,
+    },
+    /// A run's data or baseline is unusable: the engine's error, naming the objects.
+    #[error("{0}")]
+    Data(String),
+    /// A bug or a crash inside modelmon (a panicked task), reported rather than lost.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A setting the function needs is missing or malformed.
     #[error("configuration: {0}")]
     Config(String),
@@ -49,12 +62,20 @@ pub enum CloudError {
 
 impl CloudError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CloudError::Io { path: path.into(), source }
+        CloudError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// An SDK error with its whole chain of causes, which the SDK's own `Display` leaves out.
+    #[cfg(feature = "aws")]
     pub fn aws<E: std::error::Error>(service: &'static str, operation: &'static str, error: E) -> Self {
         let message = aws_smithy_types::error::display::DisplayErrorContext(&error).to_string();
-        CloudError::Aws { service, operation, message }
+        CloudError::Aws {
+            service,
+            operation,
+            message,
+        }
     }
 }

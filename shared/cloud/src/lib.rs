@@ -2,10 +2,14 @@
 //! scheduler and the metrics sink) with their AWS and local adapters, the SageMaker-compatible
 //! control plane and the analysis run, both written once against the ports.
 
+#[cfg(feature = "aws")]
 pub mod aws;
+pub mod config;
+pub mod control;
 mod error;
 pub mod local;
 pub mod ports;
+pub mod run;
 pub mod uri;
 
 pub use error::CloudError;

@@ -17,6 +17,21 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, uri: &ObjectUri, body: Vec<u8>, content_type: &str) -> Result<(), CloudError>;
     /// Every object whose key starts with `prefix.key` (all pages), in key order.
     async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectInfo>, CloudError>;
+    /// The folders directly under `prefix` (which ends in `/`), each as a prefix ending in `/`,
+    /// in key order. Adapters with a cheaper way than listing every object override this.
+    async fn list_folders(&self, prefix: &ObjectUri) -> Result<Vec<ObjectUri>, CloudError> {
+        let mut folders: Vec<ObjectUri> = Vec::new();
+        for object in self.list(prefix).await? {
+            let rest = &object.uri.key[prefix.key.len().min(object.uri.key.len())..];
+            if let Some((folder, _)) = rest.split_once('/') {
+                let folder = prefix.join(folder).as_prefix();
+                if folders.last() != Some(&folder) {
+                    folders.push(folder);
+                }
+            }
+        }
+        Ok(folders)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +64,10 @@ impl ItemKind {
 pub enum ItemKey {
     Schedule(String),
     JobDefinition(String),
-    Execution { schedule: String, scheduled_time: DateTime<Utc> },
+    Execution {
+        schedule: String,
+        scheduled_time: DateTime<Utc>,
+    },
 }
 
 impl ItemKey {
@@ -90,7 +108,10 @@ impl ItemKey {
             ("schedule", sort) => {
                 let time = sort.strip_prefix("execution#")?;
                 let scheduled_time = DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc);
-                Some(ItemKey::Execution { schedule: name.to_string(), scheduled_time })
+                Some(ItemKey::Execution {
+                    schedule: name.to_string(),
+                    scheduled_time,
+                })
             }
             _ => None,
         }
@@ -162,8 +183,21 @@ pub trait Scheduler: Send + Sync {
 pub struct MetricDatum {
     pub name: String,
     pub dimensions: Vec<(String, String)>,
-    pub value: f64,
+    pub value: MetricValue,
     pub timestamp: DateTime<Utc>,
+}
+
+/// A single value, or CloudWatch's statistic set (`feature_data_<feature>`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricValue {
+    Value(f64),
+    Statistics {
+        sample_count: f64,
+        sum: f64,
+        min: f64,
+        max: f64,
+    },
 }
 
 #[async_trait]

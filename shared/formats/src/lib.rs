@@ -4,10 +4,13 @@
 //!
 //! Reading is tolerant (unknown keys, legacy keys, integers written as doubles, overrides in both
 //! places SageMaker puts them); writing reproduces SageMaker's files byte for byte in layout
-//! (see [`jackson`]). No I/O beyond bytes in and strings out.
+//! (see [`jackson`]). [`api`] validates SageMaker API requests against botocore's service model.
+//! No I/O beyond bytes in and strings out.
 
+pub mod api;
 pub mod capture;
 pub mod constraints;
+pub mod dataset_format;
 mod error;
 pub mod jackson;
 mod lenient;
@@ -19,6 +22,7 @@ pub use constraints::{
     CategoricalDriftMethod, ComparisonMethod, Constraints, DistributionConstraints, FeatureConstraints,
     MonitoringConfig, MonitoringConfigOverrides, NumConstraints, StringConstraints, Toggle,
 };
+pub use dataset_format::DatasetFormatSpec;
 pub use error::FormatError;
 pub use jackson::{java_double, to_sagemaker_json};
 pub use statistics::{

@@ -139,7 +139,10 @@ fn errors_name_the_file_line_and_field() {
         line,
         field,
         ..
-    } = &err;
+    } = &err
+    else {
+        panic!("expected a parse error, got {err:?}");
+    };
     assert_eq!(source_name, "s3://bucket/statistics.json");
     assert_eq!(*line, 5);
     assert_eq!(field, "features[0].inferred_type");

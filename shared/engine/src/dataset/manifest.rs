@@ -25,13 +25,20 @@ pub fn manifest_data_files(destinations: &[PathBuf], window: Option<Window>) -> 
     let mut files = Vec::new();
     for manifest in list_hour_files(&roots, window.map(|w| w.own_hour_folders()))? {
         let text = std::fs::read_to_string(&manifest).map_err(|e| EngineError::io(&manifest, e))?;
-        files.extend(parse_manifest(&text, &manifest)?);
+        files.extend(parse_manifest(&text, &manifest, &|prefix, name| {
+            local_prefix(prefix).map(|base| base.join(name))
+        })?);
     }
     Ok(files)
 }
 
-/// One manifest file: a JSON array, or one JSON array per line.
-fn parse_manifest(text: &str, manifest: &Path) -> Result<Vec<PathBuf>, EngineError> {
+/// The data files one manifest lists (a JSON array, or one JSON array per line), each made from
+/// its array's prefix and its name by `locate` (a local path here; an S3 URI in the cloud layer).
+pub fn parse_manifest<T>(
+    text: &str,
+    manifest: &Path,
+    locate: &dyn Fn(&str, &str) -> Result<T, String>,
+) -> Result<Vec<T>, EngineError> {
     let arrays: Vec<(u64, Value)> = match serde_json::from_str::<Value>(text) {
         Ok(value) => vec![(1, value)],
         Err(_) => text
@@ -62,10 +69,9 @@ fn parse_manifest(text: &str, manifest: &Path) -> Result<Vec<PathBuf>, EngineErr
             .get("prefix")
             .and_then(Value::as_str)
             .ok_or_else(|| bad("the first element must be {\"prefix\": \"...\"}"))?;
-        let base = local_prefix(prefix).map_err(|message| bad(&message))?;
         for name in names {
             let name = name.as_str().ok_or_else(|| bad("data file names must be strings"))?;
-            files.push(base.join(name));
+            files.push(locate(prefix, name).map_err(|message| bad(&message))?);
         }
     }
     Ok(files)
@@ -86,9 +92,15 @@ fn local_prefix(prefix: &str) -> Result<PathBuf, String> {
 mod tests {
     use super::*;
 
+    fn parse_local(text: &str, manifest: &Path) -> Result<Vec<PathBuf>, EngineError> {
+        parse_manifest(text, manifest, &|prefix, name| {
+            local_prefix(prefix).map(|base| base.join(name))
+        })
+    }
+
     #[test]
     fn manifests_list_files_under_their_prefix() {
-        let files = parse_manifest(
+        let files = parse_local(
             r#"[{"prefix": "file:///data/in/"}, "a.csv", "b.csv"]"#,
             Path::new("m.jsonl"),
         )
@@ -98,20 +110,20 @@ mod tests {
             vec![PathBuf::from("/data/in/a.csv"), PathBuf::from("/data/in/b.csv")]
         );
         let lines = "[{\"prefix\": \"/x\"}, \"1.csv\"]\n[{\"prefix\": \"/y\"}, \"2.csv\"]\n";
-        let files = parse_manifest(lines, Path::new("m.jsonl")).unwrap();
+        let files = parse_local(lines, Path::new("m.jsonl")).unwrap();
         assert_eq!(files, vec![PathBuf::from("/x/1.csv"), PathBuf::from("/y/2.csv")]);
     }
 
     #[test]
     fn bad_manifests_say_what_is_wrong() {
-        let err = parse_manifest(r#"[{"prefix": "s3://b/k/"}, "a.csv"]"#, Path::new("m.jsonl")).unwrap_err();
+        let err = parse_local(r#"[{"prefix": "s3://b/k/"}, "a.csv"]"#, Path::new("m.jsonl")).unwrap_err();
         assert!(
             err.to_string().contains("m.jsonl: line 1: prefix s3://b/k/ is in S3"),
             "{err}"
         );
-        let err = parse_manifest(r#"["a.csv"]"#, Path::new("m.jsonl")).unwrap_err();
+        let err = parse_local(r#"["a.csv"]"#, Path::new("m.jsonl")).unwrap_err();
         assert!(err.to_string().contains("first element"), "{err}");
-        let err = parse_manifest("[{\"prefix\": \"/x\"}]\n{oops\n", Path::new("m.jsonl")).unwrap_err();
+        let err = parse_local("[{\"prefix\": \"/x\"}]\n{oops\n", Path::new("m.jsonl")).unwrap_err();
         assert!(err.to_string().starts_with("m.jsonl: line 2:"), "{err}");
     }
 }

@@ -15,7 +15,7 @@ use crate::EngineError;
 
 pub(crate) use self::jsonl::json_error_message;
 pub use self::jsonl::observe_json_record;
-pub use self::manifest::manifest_data_files;
+pub use self::manifest::{manifest_data_files, parse_manifest};
 
 /// The layout of a dataset's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,179 @@
+//! `modelmon serve`: the control plane and the analysis runs on this machine, with local
+//! adapters: the same API (boto3's `sagemaker` client works with `endpoint_url`), schedules
+//! fired in-process, objects in folders.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use clap::Args;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::CONTENT_TYPE;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use modelmon_cloud::control::api::{self, ApiResponse};
+use modelmon_cloud::control::{ControlPlane, ControlSettings};
+use modelmon_cloud::local::{FileMetrics, FileTable, FsObjectStore, LocalScheduler};
+use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
+use modelmon_cloud::ObjectUri;
+use tokio::net::TcpListener;
+
+use crate::CliError;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Folder for schedules and executions (table/), timers (scheduler.json) and metrics
+    /// (metrics.jsonl); objects too (s3/) unless --data-root is given.
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    /// Where `s3://bucket/key` points: DIR/bucket/key.
+    #[arg(long, value_name = "DIR")]
+    data_root: Option<PathBuf>,
+    /// The endpoints' capture destination (DataCaptureConfig.DestinationS3Uri), for jobs whose
+    /// Environment names none.
+    #[arg(long, value_name = "S3_URI")]
+    capture_destination: Option<String>,
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Usage(format!("cannot start tokio: {e}")))?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let capture_destination = args.capture_destination.as_deref().map(ObjectUri::parse).transpose();
+    let capture_destination = capture_destination.map_err(|e| CliError::Usage(e.to_string()))?;
+    let table = Arc::new(FileTable::new(args.state.join("table")));
+    let scheduler = Arc::new(LocalScheduler::new(args.state.join("scheduler.json")));
+    let data_root = args.data_root.clone().unwrap_or_else(|| args.state.join("s3"));
+    let settings = ControlSettings {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+        max_schedules: 1000,
+    };
+    let plane = Arc::new(ControlPlane::new(table.clone(), scheduler.clone(), settings));
+    let runner = Arc::new(AnalysisRunner::new(
+        table,
+        Arc::new(FsObjectStore::new(&data_root)),
+        Arc::new(FileMetrics::new(args.state.join("metrics.jsonl"))),
+        RunSettings {
+            capture_destination,
+            claim_timeout: Duration::minutes(15),
+            scratch: None,
+        },
+    ));
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
+    let address = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
+    println!(
+        "modelmon serve: listening on http://{address} (state in {}, objects in {})",
+        args.state.display(),
+        data_root.display()
+    );
+    tokio::spawn(fire_due_schedules(scheduler, runner));
+    loop {
+        let connection = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let Ok((stream, _)) = connection else { continue };
+        let plane = Arc::clone(&plane);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| respond(Arc::clone(&plane), request));
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %err, "connection closed");
+            }
+        });
+    }
+}
+
+/// Every second: the schedules whose time has come run, each in its own task.
+async fn fire_due_schedules(scheduler: Arc<LocalScheduler>, runner: Arc<AnalysisRunner>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let due = match scheduler.due(Utc::now()) {
+            Ok(due) => due,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read the local schedules");
+                continue;
+            }
+        };
+        for (schedule_name, scheduled_time) in due {
+            let runner = Arc::clone(&runner);
+            tokio::spawn(async move {
+                let event = ScheduledRun {
+                    schedule_name,
+                    scheduled_time,
+                };
+                match runner.run(&event).await {
+                    Ok(RunResult::Finished(record)) => tracing::info!(
+                        schedule = %event.schedule_name,
+                        status = ?record.summary.monitoring_execution_status,
+                        reports = record.report_uri.as_deref().unwrap_or("-"),
+                        "analysis finished"
+                    ),
+                    Ok(RunResult::Skipped(reason)) => {
+                        tracing::info!(schedule = %event.schedule_name, %reason, "skipped")
+                    }
+                    Err(err) => tracing::error!(schedule = %event.schedule_name, error = %err, "analysis failed"),
+                }
+            });
+        }
+    }
+}
+
+async fn respond(plane: Arc<ControlPlane>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if request.method() != Method::POST {
+        let answer = ApiResponse::error(405, "UnknownOperationException", "The API takes POST / requests");
+        return Ok(to_http(answer));
+    }
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match Limited::new(request.into_body(), api::MAX_REQUEST_BYTES)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            let message = format!("The request body exceeds the limit of {} bytes", api::MAX_REQUEST_BYTES);
+            return Ok(to_http(ApiResponse::error(413, "ValidationException", &message)));
+        }
+    };
+    Ok(to_http(api::handle(&plane, target.as_deref(), &body).await))
+}
+
+fn to_http(answer: ApiResponse) -> Response<Full<Bytes>> {
+    let mut response = Response::builder()
+        .status(answer.status)
+        .header(CONTENT_TYPE, api::CONTENT_TYPE);
+    if let Some(code) = &answer.error_type {
+        response = response.header("x-amzn-errortype", code.as_str());
+    }
+    response
+        .body(Full::new(Bytes::from(answer.body)))
+        .expect("status and headers are valid")
+}

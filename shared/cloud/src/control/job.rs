@@ -1,0 +1,284 @@
+//! What a monitoring job needs to run, read from either an inline MonitoringJobDefinition or a
+//! DataQualityJobDefinition: the input, the window offsets, the baseline, the output.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use modelmon_engine::dataset::DatasetFormat;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::expression::{check_offsets, parse_offset};
+use crate::{CloudError, ObjectUri};
+
+/// The resolved job of a schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    pub input: JobInput,
+    /// Window offsets from the scheduled time (`StartTimeOffset`, `EndTimeOffset`).
+    pub offsets: Option<(Duration, Duration)>,
+    pub baseline_statistics: ObjectUri,
+    pub baseline_constraints: ObjectUri,
+    /// The reports go to `{output}/{endpoint}/{schedule}/yyyy/mm/dd/hh/`.
+    pub output: ObjectUri,
+    pub environment: BTreeMap<String, String>,
+    pub max_runtime_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobInput {
+    Endpoint {
+        endpoint_name: String,
+    },
+    BatchTransform {
+        destination: ObjectUri,
+        format: DatasetFormat,
+    },
+}
+
+impl JobSpec {
+    pub fn endpoint_name(&self) -> Option<&str> {
+        match &self.input {
+            JobInput::Endpoint { endpoint_name } => Some(endpoint_name),
+            JobInput::BatchTransform { .. } => None,
+        }
+    }
+
+    /// From CreateMonitoringSchedule's inline `MonitoringJobDefinition`.
+    pub fn from_inline(definition: &Value) -> Result<JobSpec, CloudError> {
+        let inline: InlineDefinition = read(definition, "MonitoringScheduleConfig.MonitoringJobDefinition")?;
+        let input = match inline.monitoring_inputs.as_slice() {
+            [input] => input,
+            _ => {
+                return Err(CloudError::Validation(
+                    "MonitoringInputs must hold exactly one input".into(),
+                ))
+            }
+        };
+        resolve(
+            input,
+            inline.baseline_config.as_ref(),
+            &inline.monitoring_output_config,
+            inline.environment.unwrap_or_default(),
+            inline.stopping_condition,
+        )
+    }
+
+    /// From a stored CreateDataQualityJobDefinition request.
+    pub fn from_job_definition(definition: &Value) -> Result<JobSpec, CloudError> {
+        let job: DataQualityJobDefinition = read(definition, "DataQualityJobDefinition")?;
+        resolve(
+            &job.data_quality_job_input,
+            job.data_quality_baseline_config.as_ref(),
+            &job.data_quality_job_output_config,
+            job.data_quality_app_specification.environment.unwrap_or_default(),
+            job.stopping_condition,
+        )
+    }
+}
+
+fn resolve(
+    input: &MonitoringInput,
+    baseline: Option<&BaselineConfig>,
+    output: &OutputConfig,
+    environment: BTreeMap<String, String>,
+    stopping: Option<StoppingCondition>,
+) -> Result<JobSpec, CloudError> {
+    let (input, offsets) = match (&input.endpoint_input, &input.batch_transform_input) {
+        (Some(endpoint), None) => (
+            JobInput::Endpoint {
+                endpoint_name: endpoint.endpoint_name.clone(),
+            },
+            offsets(&endpoint.start_time_offset, &endpoint.end_time_offset)?,
+        ),
+        (None, Some(batch)) => (
+            JobInput::BatchTransform {
+                destination: ObjectUri::parse(&batch.data_captured_destination_s3_uri)?,
+                format: batch.dataset_format.engine_format()?,
+            },
+            offsets(&batch.start_time_offset, &batch.end_time_offset)?,
+        ),
+        _ => {
+            return Err(CloudError::Validation(
+                "a monitoring input must hold exactly one of EndpointInput and BatchTransformInput".into(),
+            ))
+        }
+    };
+    let resource = |resource: Option<&Resource>, name: &str| {
+        let uri = resource.and_then(|r| r.s3_uri.as_deref()).ok_or_else(|| {
+            CloudError::Validation(format!(
+                "BaselineConfig.{name}.S3Uri is required: data-quality checks compare against a baseline \
+                 (run `modelmon baseline` or the baseline function to make one)"
+            ))
+        })?;
+        ObjectUri::parse(uri)
+    };
+    let output_uri = match output.monitoring_outputs.as_slice() {
+        [only] => ObjectUri::parse(&only.s3_output.s3_uri)?,
+        _ => {
+            return Err(CloudError::Validation(
+                "MonitoringOutputs must hold exactly one output".into(),
+            ))
+        }
+    };
+    Ok(JobSpec {
+        input,
+        offsets,
+        baseline_statistics: resource(
+            baseline.and_then(|b| b.statistics_resource.as_ref()),
+            "StatisticsResource",
+        )?,
+        baseline_constraints: resource(
+            baseline.and_then(|b| b.constraints_resource.as_ref()),
+            "ConstraintsResource",
+        )?,
+        output: output_uri,
+        environment,
+        max_runtime_seconds: stopping.map(|s| s.max_runtime_in_seconds),
+    })
+}
+
+fn offsets(start: &Option<String>, end: &Option<String>) -> Result<Option<(Duration, Duration)>, CloudError> {
+    match (start, end) {
+        (None, None) => Ok(None),
+        (Some(start), Some(end)) => {
+            let start = parse_offset(start, "StartTimeOffset")?;
+            let end = parse_offset(end, "EndTimeOffset")?;
+            check_offsets(start, end, ("StartTimeOffset", "EndTimeOffset"))?;
+            Ok(Some((start, end)))
+        }
+        _ => Err(CloudError::Validation(
+            "StartTimeOffset and EndTimeOffset must be given together".into(),
+        )),
+    }
+}
+
+fn read<T: serde::de::DeserializeOwned>(value: &Value, what: &str) -> Result<T, CloudError> {
+    serde_json::from_value(value.clone()).map_err(|err| CloudError::Validation(format!("{what}: {err}")))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InlineDefinition {
+    baseline_config: Option<BaselineConfig>,
+    monitoring_inputs: Vec<MonitoringInput>,
+    monitoring_output_config: OutputConfig,
+    environment: Option<BTreeMap<String, String>>,
+    stopping_condition: Option<StoppingCondition>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataQualityJobDefinition {
+    data_quality_baseline_config: Option<BaselineConfig>,
+    data_quality_app_specification: AppSpecification,
+    data_quality_job_input: MonitoringInput,
+    data_quality_job_output_config: OutputConfig,
+    stopping_condition: Option<StoppingCondition>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AppSpecification {
+    environment: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BaselineConfig {
+    constraints_resource: Option<Resource>,
+    statistics_resource: Option<Resource>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Resource {
+    s3_uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MonitoringInput {
+    endpoint_input: Option<EndpointInput>,
+    batch_transform_input: Option<BatchTransformInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EndpointInput {
+    endpoint_name: String,
+    start_time_offset: Option<String>,
+    end_time_offset: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchTransformInput {
+    #[serde(rename = "DataCapturedDestinationS3Uri")]
+    data_captured_destination_s3_uri: String,
+    dataset_format: MonitoringDatasetFormat,
+    start_time_offset: Option<String>,
+    end_time_offset: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MonitoringDatasetFormat {
+    csv: Option<CsvFormat>,
+    json: Option<JsonFormat>,
+    parquet: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CsvFormat {
+    header: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct JsonFormat {
+    line: Option<bool>,
+}
+
+impl MonitoringDatasetFormat {
+    fn engine_format(&self) -> Result<DatasetFormat, CloudError> {
+        match (&self.csv, &self.json, &self.parquet) {
+            (Some(csv), None, None) => Ok(DatasetFormat::Csv {
+                header: csv.header.unwrap_or(false),
+            }),
+            (None, Some(json), None) if json.line != Some(false) => Ok(DatasetFormat::JsonLines),
+            (None, Some(_), None) => Err(CloudError::Validation(
+                "DatasetFormat.Json: only JSON Lines (Line: true) is supported".into(),
+            )),
+            (None, None, Some(_)) => Ok(DatasetFormat::Parquet),
+            _ => Err(CloudError::Validation(
+                "DatasetFormat must hold exactly one of Csv, Json and Parquet".into(),
+            )),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct OutputConfig {
+    monitoring_outputs: Vec<MonitoringOutput>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct MonitoringOutput {
+    s3_output: S3Output,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct S3Output {
+    s3_uri: String,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "PascalCase")]
+struct StoppingCondition {
+    max_runtime_in_seconds: u32,
+}

@@ -1,0 +1,447 @@
+//! One scheduled analysis: the scheduler's event names a schedule and a scheduled time; the run
+//! claims the execution (once per pair), reads the window's capture, runs the engine, writes
+//! the reports, publishes the metrics and records how it ended.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat, Outcome};
+use modelmon_engine::capture::Window;
+use modelmon_engine::dataset::parse_manifest;
+use modelmon_formats::{from_json_slice, Constraints, Statistics};
+use serde::{Deserialize, Serialize};
+
+use super::fetch::{account_in_terms_of, download, in_terms_of};
+use crate::control::expression::{window, Expression};
+use crate::control::job::{JobInput, JobSpec};
+use crate::control::plan;
+use crate::control::records::{
+    decode, encode, epoch_seconds, from_epoch_seconds, ExecutionRecord, ExecutionStatus, ExecutionSummary,
+    ScheduleRecord, ScheduleStatus,
+};
+use crate::ports::{Cadence, ItemKey, MetricDatum, MetricValue, MetricsSink, ObjectInfo, ObjectStore, Table};
+use crate::{CloudError, ObjectUri};
+
+/// The scheduler's event: `{"schedule_name": "...", "scheduled_time": "2026-11-25T14:00:00Z"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledRun {
+    pub schedule_name: String,
+    pub scheduled_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Where endpoints capture to (`DataCaptureConfig.DestinationS3Uri`) unless a job's
+    /// environment names another in `capture_destination_s3_uri`.
+    pub capture_destination: Option<ObjectUri>,
+    /// An execution left InProgress longer than this is taken to have crashed, and is run again.
+    pub claim_timeout: Duration,
+    /// Where inputs are copied for the engine (the system's temporary folder when `None`).
+    pub scratch: Option<PathBuf>,
+}
+
+/// How a delivery of the scheduler's event ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunResult {
+    /// The run happened; the record says how it ended (Completed, CompletedWithViolations, Failed).
+    Finished(ExecutionRecord),
+    /// Nothing to do: a repeated delivery, a stopped or deleted schedule.
+    Skipped(String),
+}
+
+pub struct AnalysisRunner {
+    table: Arc<dyn Table>,
+    store: Arc<dyn ObjectStore>,
+    metrics: Arc<dyn MetricsSink>,
+    settings: RunSettings,
+}
+
+/// What the engine made of the window, and where the reports went.
+struct Executed {
+    analysis: Analysis,
+    report_uri: ObjectUri,
+}
+
+/// The execution environment's key for a job's own capture destination.
+pub const CAPTURE_DESTINATION_KEY: &str = "capture_destination_s3_uri";
+const ENDPOINT_NAMESPACE: &str = "aws/sagemaker/Endpoints/data-metrics";
+const BATCH_NAMESPACE: &str = "aws/sagemaker/ModelMonitoring/data-metrics";
+
+impl AnalysisRunner {
+    pub fn new(
+        table: Arc<dyn Table>,
+        store: Arc<dyn ObjectStore>,
+        metrics: Arc<dyn MetricsSink>,
+        settings: RunSettings,
+    ) -> Self {
+        AnalysisRunner {
+            table,
+            store,
+            metrics,
+            settings,
+        }
+    }
+
+    /// Runs the analysis of `event` unless it already ran. An error is returned only when the
+    /// run failed for a reason a retry may cure (an AWS call); the execution then says Failed
+    /// with the reason, and a retried delivery runs it again.
+    pub async fn run(&self, event: &ScheduledRun) -> Result<RunResult, CloudError> {
+        let schedule_key = ItemKey::Schedule(event.schedule_name.clone());
+        let Some(schedule_item) = self.table.get(&schedule_key).await? else {
+            return Ok(RunResult::Skipped(format!(
+                "monitoring schedule '{}' does not exist",
+                event.schedule_name
+            )));
+        };
+        let schedule: ScheduleRecord = decode(&schedule_item)?;
+        if schedule.monitoring_schedule_status == ScheduleStatus::Stopped {
+            return Ok(RunResult::Skipped(format!(
+                "monitoring schedule '{}' is stopped",
+                event.schedule_name
+            )));
+        }
+        let planned = plan(self.table.as_ref(), &schedule.monitoring_schedule_config).await;
+        let key = ItemKey::Execution {
+            schedule: event.schedule_name.clone(),
+            scheduled_time: event.scheduled_time,
+        };
+        let mut record = ExecutionRecord {
+            summary: ExecutionSummary {
+                monitoring_schedule_name: event.schedule_name.clone(),
+                scheduled_time: epoch_seconds(event.scheduled_time),
+                creation_time: epoch_seconds(Utc::now()),
+                last_modified_time: epoch_seconds(Utc::now()),
+                monitoring_execution_status: ExecutionStatus::InProgress,
+                endpoint_name: schedule.endpoint_name.clone(),
+                failure_reason: None,
+                monitoring_job_definition_name: schedule.job_definition_name().map(str::to_string),
+                monitoring_type: schedule.monitoring_type.clone(),
+            },
+            report_uri: None,
+            exit_message: None,
+            records: None,
+        };
+        let version = match self.claim(&key, &mut record).await? {
+            Ok(version) => version,
+            Err(reason) => return Ok(RunResult::Skipped(reason)),
+        };
+        tracing::info!(schedule = %event.schedule_name, scheduled_time = %event.scheduled_time, "analysis started");
+        let executed = match planned {
+            Ok(planned) => {
+                let cadence = match planned.expression {
+                    Expression::Repeating(cadence) => cadence,
+                    Expression::Now => Cadence::Once {
+                        at: event.scheduled_time,
+                    },
+                };
+                let offsets = planned.now_window.or(planned.job.offsets);
+                let (start, end) = window(event.scheduled_time, &cadence, offsets);
+                self.execute(&schedule, &planned.job, event.scheduled_time, Window { start, end })
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        let now = epoch_seconds(Utc::now());
+        record.summary.last_modified_time = now;
+        let retry = match executed {
+            Ok(executed) => {
+                let analysis = &executed.analysis;
+                let (status, failure) = match analysis.outcome {
+                    Outcome::Completed => (ExecutionStatus::Completed, None),
+                    Outcome::CompletedWithViolations => (ExecutionStatus::CompletedWithViolations, None),
+                    // SageMaker's words for an empty window, then modelmon's account of it.
+                    Outcome::NoData => (
+                        ExecutionStatus::Failed,
+                        Some(format!("Job inputs had no data. {}", analysis.exit_message)),
+                    ),
+                };
+                record.summary.monitoring_execution_status = status;
+                record.summary.failure_reason = failure.map(|f| truncate(&f));
+                record.report_uri = Some(executed.report_uri.to_string());
+                record.exit_message = Some(analysis.exit_message.clone());
+                record.records = serde_json::to_value(&analysis.records).ok();
+                None
+            }
+            Err(err) => {
+                tracing::error!(schedule = %event.schedule_name, error = %err, "analysis failed");
+                record.summary.monitoring_execution_status = ExecutionStatus::Failed;
+                record.summary.failure_reason = Some(truncate(&err.to_string()));
+                is_transient(&err).then_some(err)
+            }
+        };
+        self.table.update(&encode(key, version + 1, &record)).await?;
+        self.set_last_execution(&schedule_key, &record.summary).await;
+        match retry {
+            Some(err) => Err(err),
+            None => Ok(RunResult::Finished(record)),
+        }
+    }
+
+    /// Writes the execution as InProgress if no delivery of this (schedule, time) ran before,
+    /// or if the earlier one failed or crashed; returns the version written, or why not.
+    async fn claim(&self, key: &ItemKey, record: &mut ExecutionRecord) -> Result<Result<u64, String>, CloudError> {
+        match self.table.insert(&encode(key.clone(), 1, record)).await {
+            Ok(()) => return Ok(Ok(1)),
+            Err(CloudError::AlreadyExists { .. }) => {}
+            Err(err) => return Err(err),
+        }
+        let Some(existing) = self.table.get(key).await? else {
+            return Ok(Err("the execution was deleted while this delivery started".into()));
+        };
+        let earlier: ExecutionRecord = decode(&existing)?;
+        let status = earlier.summary.monitoring_execution_status;
+        let age = Utc::now() - from_epoch_seconds(earlier.summary.last_modified_time);
+        let crashed = status == ExecutionStatus::InProgress && age > self.settings.claim_timeout;
+        if status != ExecutionStatus::Failed && !crashed {
+            return Ok(Err(format!(
+                "a delivery for this scheduled time already ran or runs: it is {status:?}"
+            )));
+        }
+        record.summary.creation_time = earlier.summary.creation_time;
+        match self
+            .table
+            .update(&encode(key.clone(), existing.version + 1, record))
+            .await
+        {
+            Ok(()) => Ok(Ok(existing.version + 1)),
+            Err(CloudError::VersionConflict { .. }) => Ok(Err("another delivery took this run over first".into())),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn execute(
+        &self,
+        schedule: &ScheduleRecord,
+        job: &JobSpec,
+        scheduled_time: DateTime<Utc>,
+        window: Window,
+    ) -> Result<Executed, CloudError> {
+        let statistics: Statistics = self.read_json(&job.baseline_statistics).await?;
+        let constraints: Constraints = self.read_json(&job.baseline_constraints).await?;
+        let scratch = match &self.settings.scratch {
+            Some(dir) => tempfile::tempdir_in(dir),
+            None => tempfile::tempdir(),
+        }
+        .map_err(|e| CloudError::io(self.settings.scratch.clone().unwrap_or_else(std::env::temp_dir), e))?;
+        let dir = scratch.path().to_path_buf();
+        let (paths, format, source_root) = match &job.input {
+            JobInput::Endpoint { endpoint_name } => {
+                let root = self.capture_destination(job)?.join(endpoint_name).as_prefix();
+                let mut objects = Vec::new();
+                for variant in self.store.list_folders(&root).await? {
+                    for hour in window.hour_folders() {
+                        objects.extend(self.store.list(&variant.join(&hour).as_prefix()).await?);
+                    }
+                }
+                let targets = objects
+                    .into_iter()
+                    .map(|object| {
+                        let path = dir.join(&object.uri.key[root.key.len()..]);
+                        (object.uri, path)
+                    })
+                    .collect::<Vec<_>>();
+                download(&self.store, &targets).await?;
+                (vec![dir.clone()], InputFormat::Capture, root.to_string())
+            }
+            JobInput::BatchTransform { destination, format } => {
+                let files = self.manifest_files(destination, &window).await?;
+                let targets: Vec<(ObjectUri, PathBuf)> = files
+                    .into_iter()
+                    .map(|uri| {
+                        let path = dir.join(&uri.bucket).join(&uri.key);
+                        (uri, path)
+                    })
+                    .collect();
+                download(&self.store, &targets).await?;
+                let paths = targets.into_iter().map(|(_, path)| path).collect();
+                (paths, InputFormat::Dataset(*format), "s3://".to_string())
+            }
+        };
+        let analysis = tokio::task::spawn_blocking(move || {
+            let request = AnalysisRequest {
+                paths: &paths,
+                format,
+                window: Some(window),
+                baseline: &statistics,
+                constraints: &constraints,
+            };
+            analyze(&request, &mut |_| {})
+        })
+        .await
+        .map_err(|join| CloudError::Internal(format!("the analysis task failed: {join}")))?
+        .map_err(|err| CloudError::Data(in_terms_of(&err.to_string(), &dir, &source_root)));
+        let mut analysis = analysis?;
+        account_in_terms_of(&mut analysis.records, &dir, &source_root);
+        drop(scratch);
+
+        let endpoint = job.endpoint_name();
+        let mut report_uri = job.output.clone();
+        if let Some(endpoint) = endpoint {
+            report_uri = report_uri.join(endpoint);
+        }
+        let report_uri = report_uri
+            .join(&schedule.monitoring_schedule_name)
+            .join(&scheduled_time.format("%Y/%m/%d/%H").to_string())
+            .as_prefix();
+        if analysis.outcome != Outcome::NoData {
+            let statistics = analysis.statistics.to_json().into_bytes();
+            self.store
+                .put(&report_uri.join("statistics.json"), statistics, "application/json")
+                .await?;
+            let violations = analysis.violations().to_json().into_bytes();
+            self.store
+                .put(
+                    &report_uri.join("constraint_violations.json"),
+                    violations,
+                    "application/json",
+                )
+                .await?;
+        }
+        let report = serde_json::to_vec_pretty(&analysis).expect("the report is plain data");
+        self.store
+            .put(&report_uri.join("report.json"), report, "application/json")
+            .await?;
+        if job.environment.get("publish_cloudwatch_metrics").map(String::as_str) != Some("Disabled") {
+            self.publish(&schedule.monitoring_schedule_name, endpoint, window.end, &analysis)
+                .await?;
+        }
+        Ok(Executed { analysis, report_uri })
+    }
+
+    async fn read_json<T: serde::de::DeserializeOwned>(&self, uri: &ObjectUri) -> Result<T, CloudError> {
+        let bytes = self.store.get(uri).await?;
+        Ok(from_json_slice(&bytes, &uri.to_string())?)
+    }
+
+    fn capture_destination(&self, job: &JobSpec) -> Result<ObjectUri, CloudError> {
+        match job.environment.get(CAPTURE_DESTINATION_KEY) {
+            Some(uri) => ObjectUri::parse(uri),
+            None => self.settings.capture_destination.clone().ok_or_else(|| {
+                CloudError::Validation(format!(
+                    "no capture destination: set CAPTURE_DESTINATION_S3_URI for the deployment, or \
+                     {CAPTURE_DESTINATION_KEY} in the job's Environment, to the endpoint's DataCaptureConfig.DestinationS3Uri"
+                ))
+            }),
+        }
+    }
+
+    /// The data files named by the manifests in the window's own hour folders (under `input/`
+    /// when the destination has one, as batch transform writes them).
+    async fn manifest_files(&self, destination: &ObjectUri, window: &Window) -> Result<Vec<ObjectUri>, CloudError> {
+        let destination = destination.as_prefix();
+        let input = destination.join("input").as_prefix();
+        let folders = self.store.list_folders(&destination).await?;
+        let base = if folders.contains(&input) { input } else { destination };
+        let mut manifests: Vec<ObjectInfo> = Vec::new();
+        for hour in window.own_hour_folders() {
+            manifests.extend(self.store.list(&base.join(&hour).as_prefix()).await?);
+        }
+        let mut files = Vec::new();
+        for manifest in manifests {
+            let bytes = self.store.get(&manifest.uri).await?;
+            let text = String::from_utf8_lossy(&bytes);
+            let name = PathBuf::from(manifest.uri.to_string());
+            let locate = |prefix: &str, file: &str| {
+                ObjectUri::parse(prefix)
+                    .map(|p| p.join(file))
+                    .map_err(|err| err.to_string())
+            };
+            files.extend(parse_manifest(&text, &name, &locate)?);
+        }
+        Ok(files)
+    }
+
+    async fn publish(
+        &self,
+        schedule_name: &str,
+        endpoint: Option<&str>,
+        timestamp: DateTime<Utc>,
+        analysis: &Analysis,
+    ) -> Result<(), CloudError> {
+        let mut dimensions = Vec::new();
+        if let Some(endpoint) = endpoint {
+            dimensions.push(("Endpoint".to_string(), endpoint.to_string()));
+        }
+        dimensions.push(("MonitoringSchedule".to_string(), schedule_name.to_string()));
+        let data: Vec<MetricDatum> = analysis
+            .checks
+            .metrics
+            .iter()
+            .map(|metric| MetricDatum {
+                name: metric.name.clone(),
+                dimensions: dimensions.clone(),
+                value: match metric.value {
+                    modelmon_engine::checks::MetricData::Value(value) => MetricValue::Value(value),
+                    modelmon_engine::checks::MetricData::StatisticSet {
+                        sample_count,
+                        sum,
+                        min,
+                        max,
+                    } => MetricValue::Statistics {
+                        sample_count,
+                        sum,
+                        min,
+                        max,
+                    },
+                },
+                timestamp,
+            })
+            .collect();
+        let namespace = if endpoint.is_some() {
+            ENDPOINT_NAMESPACE
+        } else {
+            BATCH_NAMESPACE
+        };
+        self.metrics.publish(namespace, &data).await
+    }
+
+    /// The schedule's LastMonitoringExecutionSummary, written with the schedule's version so a
+    /// concurrent Update is not overwritten (retried a few times, then left: it is a summary).
+    async fn set_last_execution(&self, key: &ItemKey, summary: &ExecutionSummary) {
+        for _ in 0..5 {
+            let Ok(Some(item)) = self.table.get(key).await else {
+                return;
+            };
+            let Ok(mut schedule) = decode::<ScheduleRecord>(&item) else {
+                return;
+            };
+            let newer = schedule
+                .last_monitoring_execution_summary
+                .as_ref()
+                .is_some_and(|last| last.scheduled_time > summary.scheduled_time);
+            if newer {
+                return;
+            }
+            schedule.last_monitoring_execution_summary = Some(summary.clone());
+            match self
+                .table
+                .update(&encode(key.clone(), item.version + 1, &schedule))
+                .await
+            {
+                Err(CloudError::VersionConflict { .. }) => continue,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not record the last execution on the schedule");
+                    return;
+                }
+                Ok(()) => return,
+            }
+        }
+    }
+}
+
+/// Failures a later delivery may not meet again: the AWS services', the file system's.
+fn is_transient(err: &CloudError) -> bool {
+    matches!(err, CloudError::Aws { .. } | CloudError::Io { .. })
+}
+
+/// FailureReason holds at most 1,024 characters.
+fn truncate(text: &str) -> String {
+    const LIMIT: usize = 1024;
+    if text.chars().count() <= LIMIT {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(LIMIT - 3).collect();
+    cut.push_str("...");
+    cut
+}

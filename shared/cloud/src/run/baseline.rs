@@ -1,0 +1,124 @@
+//! A baselining job: the analyzer container's contract (`dataset_source`, `dataset_format` as
+//! SageMaker's JSON string, `output_path`) with S3 URIs: statistics.json and the suggested
+//! constraints.json of the dataset.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
+use modelmon_engine::profile::RecordAccount;
+use modelmon_engine::suggest::suggest_constraints;
+use modelmon_formats::dataset_format::DatasetFormatSpec;
+use serde::{Deserialize, Serialize};
+
+use super::fetch::{account_in_terms_of, download, in_terms_of};
+use crate::ports::ObjectStore;
+use crate::{CloudError, ObjectUri};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineJob {
+    /// One object, or a prefix whose objects together are the dataset.
+    pub dataset_source: String,
+    /// e.g. `{"csv": {"header": true}}`, `{"json": {"lines": true}}`, `{"parquet": {}}`.
+    pub dataset_format: String,
+    /// The folder for statistics.json and constraints.json.
+    pub output_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaselineOutputs {
+    pub statistics: String,
+    pub constraints: String,
+    /// Records read = analysed + rejected, with examples of each rejection.
+    pub records: RecordAccount,
+}
+
+pub async fn run_baseline(
+    store: &Arc<dyn ObjectStore>,
+    job: &BaselineJob,
+    scratch: Option<&Path>,
+) -> Result<BaselineOutputs, CloudError> {
+    let source = ObjectUri::parse(&job.dataset_source)?;
+    let output = ObjectUri::parse(&job.output_path)?;
+    let format = dataset_format(&job.dataset_format)?;
+    let objects = store.list(&source).await?;
+    // `s3://b/data` names that object if it exists, else the folder `s3://b/data/`.
+    let exact: Vec<_> = objects.iter().filter(|o| o.uri.key == source.key).cloned().collect();
+    let (root, objects) = if exact.is_empty() {
+        let prefix = source.as_prefix();
+        let inside = objects
+            .into_iter()
+            .filter(|o| o.uri.key.starts_with(&prefix.key))
+            .collect();
+        (prefix, inside)
+    } else {
+        let folder = source.key.rsplit_once('/').map_or("", |(folder, _)| folder);
+        (
+            ObjectUri {
+                bucket: source.bucket.clone(),
+                key: folder.to_string(),
+            }
+            .as_prefix(),
+            exact,
+        )
+    };
+    if objects.is_empty() {
+        return Err(CloudError::Data(format!(
+            "{}: no objects to baseline",
+            job.dataset_source
+        )));
+    }
+    let scratch = match scratch {
+        Some(dir) => tempfile::tempdir_in(dir),
+        None => tempfile::tempdir(),
+    }
+    .map_err(|e| CloudError::io(scratch.map_or_else(std::env::temp_dir, Path::to_path_buf), e))?;
+    let dir = scratch.path().to_path_buf();
+    let targets: Vec<(ObjectUri, PathBuf)> = objects
+        .into_iter()
+        .map(|o| (o.uri.clone(), dir.join(&o.uri.key[root.key.len()..])))
+        .collect();
+    download(store, &targets).await?;
+    let source_root = root.to_string();
+    let input = dir.clone();
+    let profile = tokio::task::spawn_blocking(move || profile_dataset(&[input], format, &mut |_| {}))
+        .await
+        .map_err(|join| CloudError::Internal(format!("the baseline task failed: {join}")))?
+        .map_err(|err| CloudError::Data(in_terms_of(&err.to_string(), &dir, &source_root)))?;
+    if profile.item_count() == 0 {
+        return Err(CloudError::Data(format!(
+            "{}: the dataset has no records to baseline ({})",
+            job.dataset_source,
+            profile.records.summary()
+        )));
+    }
+    let mut records = profile.records.clone();
+    account_in_terms_of(&mut records, &dir, &source_root);
+    let statistics = profile.to_statistics();
+    let constraints = suggest_constraints(&statistics);
+    let statistics_uri = output.join("statistics.json");
+    let constraints_uri = output.join("constraints.json");
+    store
+        .put(&statistics_uri, statistics.to_json().into_bytes(), "application/json")
+        .await?;
+    store
+        .put(&constraints_uri, constraints.to_json().into_bytes(), "application/json")
+        .await?;
+    Ok(BaselineOutputs {
+        statistics: statistics_uri.to_string(),
+        constraints: constraints_uri.to_string(),
+        records,
+    })
+}
+
+fn dataset_format(text: &str) -> Result<DatasetFormat, CloudError> {
+    match DatasetFormatSpec::parse(text, "dataset_format")? {
+        DatasetFormatSpec::Csv(csv) => Ok(DatasetFormat::Csv { header: csv.header }),
+        DatasetFormatSpec::Json(json) if json.lines != Some(false) => Ok(DatasetFormat::JsonLines),
+        DatasetFormatSpec::Json(_) => Err(CloudError::Data("dataset_format: only JSON Lines is supported".into())),
+        DatasetFormatSpec::Parquet(_) => Ok(DatasetFormat::Parquet),
+        DatasetFormatSpec::SagemakerCaptureJson(_) => Err(CloudError::Data(
+            "dataset_format: a baseline is computed from a dataset (csv, json or parquet), not from capture".into(),
+        )),
+    }
+}
