@@ -205,3 +205,229 @@ pub trait MetricsSink: Send + Sync {
     /// Publishes all data points (the adapter batches them as its service requires).
     async fn publish(&self, namespace: &str, data: &[MetricDatum]) -> Result<(), CloudError>;
 }
+
+impl Cadence {
+    /// The first fire time strictly after `time` (a time exactly on a boundary is not after it);
+    /// `None` when the cadence never fires again (a past `Once`) or is malformed
+    /// (`every_hours` or `minutes` of 0, `first_hour` past 23).
+    pub fn next_after(&self, time: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        use chrono::{TimeDelta, Timelike};
+        match *self {
+            Cadence::Hours {
+                first_hour,
+                every_hours,
+            } => {
+                if every_hours == 0 || first_hour > 23 {
+                    return None;
+                }
+                // Every day holds at least one fire hour, so today or tomorrow holds the answer.
+                let midnight = time.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
+                (0..2)
+                    .flat_map(|day| {
+                        (first_hour..24)
+                            .step_by(every_hours as usize)
+                            .map(move |hour| midnight + TimeDelta::days(day) + TimeDelta::hours(i64::from(hour)))
+                    })
+                    .find(|fire| *fire > time)
+            }
+            Cadence::Minutes { minutes } => {
+                if minutes == 0 {
+                    return None;
+                }
+                let top = time.date_naive().and_hms_opt(time.hour(), 0, 0)?.and_utc();
+                (0..2)
+                    .flat_map(|hour| {
+                        (0..60)
+                            .step_by(minutes as usize)
+                            .map(move |minute| top + TimeDelta::hours(hour) + TimeDelta::minutes(i64::from(minute)))
+                    })
+                    .find(|fire| *fire > time)
+            }
+            Cadence::Once { at } => (at > time).then_some(at),
+        }
+    }
+}
+
+#[cfg(test)]
+mod cadence_tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn next(cadence: Cadence, time: &str) -> Option<DateTime<Utc>> {
+        cadence.next_after(t(time))
+    }
+
+    const HOURLY: Cadence = Cadence::Hours {
+        first_hour: 0,
+        every_hours: 1,
+    };
+    const SIX_FROM_3: Cadence = Cadence::Hours {
+        first_hour: 3,
+        every_hours: 6,
+    };
+    const DAILY_17: Cadence = Cadence::Hours {
+        first_hour: 17,
+        every_hours: 24,
+    };
+    const QUARTER: Cadence = Cadence::Minutes { minutes: 15 };
+
+    #[test]
+    fn hourly() {
+        assert_eq!(next(HOURLY, "2026-03-01T10:20:00Z"), Some(t("2026-03-01T11:00:00Z")));
+        assert_eq!(next(HOURLY, "2026-03-01T10:00:00Z"), Some(t("2026-03-01T11:00:00Z")));
+        assert_eq!(
+            next(HOURLY, "2026-03-01T09:59:59.999Z"),
+            Some(t("2026-03-01T10:00:00Z"))
+        );
+        assert_eq!(
+            next(HOURLY, "2026-03-01T10:00:00.001Z"),
+            Some(t("2026-03-01T11:00:00Z"))
+        );
+        assert_eq!(next(HOURLY, "2026-03-01T23:00:00Z"), Some(t("2026-03-02T00:00:00Z")));
+        assert_eq!(next(HOURLY, "2026-12-31T23:30:00Z"), Some(t("2027-01-01T00:00:00Z")));
+        assert_eq!(next(HOURLY, "2028-02-28T23:30:00Z"), Some(t("2028-02-29T00:00:00Z")));
+    }
+
+    #[test]
+    fn every_six_hours_from_three() {
+        assert_eq!(
+            next(SIX_FROM_3, "2026-03-01T00:00:00Z"),
+            Some(t("2026-03-01T03:00:00Z"))
+        );
+        assert_eq!(
+            next(SIX_FROM_3, "2026-03-01T03:00:00Z"),
+            Some(t("2026-03-01T09:00:00Z"))
+        );
+        assert_eq!(
+            next(SIX_FROM_3, "2026-03-01T09:00:01Z"),
+            Some(t("2026-03-01T15:00:00Z"))
+        );
+        assert_eq!(
+            next(SIX_FROM_3, "2026-03-01T15:00:00Z"),
+            Some(t("2026-03-01T21:00:00Z"))
+        );
+        assert_eq!(
+            next(SIX_FROM_3, "2026-03-01T21:00:00Z"),
+            Some(t("2026-03-02T03:00:00Z"))
+        );
+        assert_eq!(
+            next(SIX_FROM_3, "2026-03-01T23:59:59Z"),
+            Some(t("2026-03-02T03:00:00Z"))
+        );
+        assert_eq!(
+            next(SIX_FROM_3, "2026-03-01T02:59:59Z"),
+            Some(t("2026-03-01T03:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn uneven_hours_restart_each_day() {
+        // 5, 12, 19, then 5 the next day (not 26 - 24 = 2).
+        let cadence = Cadence::Hours {
+            first_hour: 5,
+            every_hours: 7,
+        };
+        assert_eq!(
+            cadence.next_after(t("2026-03-01T19:00:00Z")),
+            Some(t("2026-03-02T05:00:00Z"))
+        );
+        assert_eq!(
+            cadence.next_after(t("2026-03-01T05:00:00Z")),
+            Some(t("2026-03-01T12:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn daily_at_seventeen() {
+        assert_eq!(next(DAILY_17, "2026-03-01T00:00:00Z"), Some(t("2026-03-01T17:00:00Z")));
+        assert_eq!(next(DAILY_17, "2026-03-01T16:59:59Z"), Some(t("2026-03-01T17:00:00Z")));
+        assert_eq!(next(DAILY_17, "2026-03-01T17:00:00Z"), Some(t("2026-03-02T17:00:00Z")));
+        assert_eq!(next(DAILY_17, "2026-03-01T18:00:00Z"), Some(t("2026-03-02T17:00:00Z")));
+        assert_eq!(next(DAILY_17, "2026-03-31T17:30:00Z"), Some(t("2026-04-01T17:00:00Z")));
+    }
+
+    #[test]
+    fn every_fifteen_minutes() {
+        assert_eq!(next(QUARTER, "2026-03-01T10:00:00Z"), Some(t("2026-03-01T10:15:00Z")));
+        assert_eq!(next(QUARTER, "2026-03-01T10:07:30Z"), Some(t("2026-03-01T10:15:00Z")));
+        assert_eq!(next(QUARTER, "2026-03-01T10:15:00Z"), Some(t("2026-03-01T10:30:00Z")));
+        assert_eq!(next(QUARTER, "2026-03-01T10:44:59Z"), Some(t("2026-03-01T10:45:00Z")));
+        assert_eq!(next(QUARTER, "2026-03-01T10:45:00Z"), Some(t("2026-03-01T11:00:00Z")));
+        assert_eq!(next(QUARTER, "2026-03-01T23:50:00Z"), Some(t("2026-03-02T00:00:00Z")));
+    }
+
+    #[test]
+    fn uneven_minutes_restart_each_hour() {
+        let cadence = Cadence::Minutes { minutes: 45 };
+        assert_eq!(
+            cadence.next_after(t("2026-03-01T10:00:00Z")),
+            Some(t("2026-03-01T10:45:00Z"))
+        );
+        assert_eq!(
+            cadence.next_after(t("2026-03-01T10:45:00Z")),
+            Some(t("2026-03-01T11:00:00Z"))
+        );
+        let hourly = Cadence::Minutes { minutes: 60 };
+        assert_eq!(
+            hourly.next_after(t("2026-03-01T10:00:00Z")),
+            Some(t("2026-03-01T11:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn once() {
+        let once = Cadence::Once {
+            at: t("2026-03-01T10:20:30Z"),
+        };
+        assert_eq!(next(once, "2026-03-01T10:20:29Z"), Some(t("2026-03-01T10:20:30Z")));
+        assert_eq!(next(once, "2026-01-01T00:00:00Z"), Some(t("2026-03-01T10:20:30Z")));
+        assert_eq!(next(once, "2026-03-01T10:20:30Z"), None);
+        assert_eq!(next(once, "2026-03-01T10:20:31Z"), None);
+    }
+
+    #[test]
+    fn malformed_cadences_never_fire() {
+        let time = "2026-03-01T10:00:00Z";
+        assert_eq!(
+            next(
+                Cadence::Hours {
+                    first_hour: 0,
+                    every_hours: 0
+                },
+                time
+            ),
+            None
+        );
+        assert_eq!(
+            next(
+                Cadence::Hours {
+                    first_hour: 24,
+                    every_hours: 1
+                },
+                time
+            ),
+            None
+        );
+        assert_eq!(next(Cadence::Minutes { minutes: 0 }, time), None);
+    }
+
+    #[test]
+    fn successive_fires_are_the_whole_sequence() {
+        let mut fires = vec![];
+        let mut time = t("2026-03-01T00:00:00Z");
+        while let Some(fire) = SIX_FROM_3.next_after(time) {
+            if fire >= t("2026-03-03T00:00:00Z") {
+                break;
+            }
+            fires.push(fire.format("%d %H:%M").to_string());
+            time = fire;
+        }
+        assert_eq!(
+            fires,
+            ["01 03:00", "01 09:00", "01 15:00", "01 21:00", "02 03:00", "02 09:00", "02 15:00", "02 21:00"]
+        );
+    }
+}
