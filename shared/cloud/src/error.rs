@@ -31,7 +31,11 @@ pub enum CloudError {
     InvalidUri { uri: String, reason: String },
     /// A call to an AWS service failed (after the SDK's retries).
     #[error("{service} {operation} failed: {message}")]
-    Aws { service: &'static str, operation: &'static str, message: String },
+    Aws {
+        service: &'static str,
+        operation: &'static str,
+        message: String,
+    },
     /// A setting the function needs is missing or malformed.
     #[error("configuration: {0}")]
     Config(String),
@@ -49,12 +53,19 @@ pub enum CloudError {
 
 impl CloudError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CloudError::Io { path: path.into(), source }
+        CloudError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// An SDK error with its whole chain of causes, which the SDK's own `Display` leaves out.
     pub fn aws<E: std::error::Error>(service: &'static str, operation: &'static str, error: E) -> Self {
         let message = aws_smithy_types::error::display::DisplayErrorContext(&error).to_string();
-        CloudError::Aws { service, operation, message }
+        CloudError::Aws {
+            service,
+            operation,
+            message,
+        }
     }
 }

@@ -49,7 +49,10 @@ impl ItemKind {
 pub enum ItemKey {
     Schedule(String),
     JobDefinition(String),
-    Execution { schedule: String, scheduled_time: DateTime<Utc> },
+    Execution {
+        schedule: String,
+        scheduled_time: DateTime<Utc>,
+    },
 }
 
 impl ItemKey {
@@ -90,7 +93,10 @@ impl ItemKey {
             ("schedule", sort) => {
                 let time = sort.strip_prefix("execution#")?;
                 let scheduled_time = DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc);
-                Some(ItemKey::Execution { schedule: name.to_string(), scheduled_time })
+                Some(ItemKey::Execution {
+                    schedule: name.to_string(),
+                    scheduled_time,
+                })
             }
             _ => None,
         }

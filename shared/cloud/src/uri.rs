@@ -14,15 +14,24 @@ impl ObjectUri {
     /// Parses `s3://bucket/key`. The bucket must be a valid S3 bucket name; the key may be empty
     /// (a whole bucket) and must not contain `..` segments or control characters.
     pub fn parse(uri: &str) -> Result<ObjectUri, CloudError> {
-        let invalid = |reason: &str| CloudError::InvalidUri { uri: uri.to_string(), reason: reason.to_string() };
-        let rest = uri.strip_prefix("s3://").ok_or_else(|| invalid("only s3:// URIs are supported"))?;
+        let invalid = |reason: &str| CloudError::InvalidUri {
+            uri: uri.to_string(),
+            reason: reason.to_string(),
+        };
+        let rest = uri
+            .strip_prefix("s3://")
+            .ok_or_else(|| invalid("only s3:// URIs are supported"))?;
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
         let bucket_ok = (3..=63).contains(&bucket.len())
-            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
             && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
             && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !bucket_ok {
-            return Err(invalid("the bucket name must be 3 to 63 lower-case letters, digits, '-' or '.'"));
+            return Err(invalid(
+                "the bucket name must be 3 to 63 lower-case letters, digits, '-' or '.'",
+            ));
         }
         if key.len() > 1024 || key.chars().any(char::is_control) {
             return Err(invalid("the key is longer than 1024 bytes or holds control characters"));
@@ -30,7 +39,10 @@ impl ObjectUri {
         if key.split('/').any(|segment| segment == "..") {
             return Err(invalid("the key must not contain '..' segments"));
         }
-        Ok(ObjectUri { bucket: bucket.to_string(), key: key.to_string() })
+        Ok(ObjectUri {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        })
     }
 
     /// This URI as a folder: the key with one trailing `/` (none for the bucket root).
@@ -39,15 +51,25 @@ impl ObjectUri {
         if !key.is_empty() {
             key.push('/');
         }
-        ObjectUri { bucket: self.bucket.clone(), key }
+        ObjectUri {
+            bucket: self.bucket.clone(),
+            key,
+        }
     }
 
     /// `self/part`, with exactly one `/` between.
     pub fn join(&self, part: &str) -> ObjectUri {
         let base = self.key.trim_end_matches('/');
         let part = part.trim_start_matches('/');
-        let key = if base.is_empty() { part.to_string() } else { format!("{base}/{part}") };
-        ObjectUri { bucket: self.bucket.clone(), key }
+        let key = if base.is_empty() {
+            part.to_string()
+        } else {
+            format!("{base}/{part}")
+        };
+        ObjectUri {
+            bucket: self.bucket.clone(),
+            key,
+        }
     }
 }
 
@@ -66,7 +88,10 @@ mod tests {
         let uri = ObjectUri::parse("s3://my-bucket/capture/ep/").unwrap();
         assert_eq!(uri.bucket, "my-bucket");
         assert_eq!(uri.key, "capture/ep/");
-        assert_eq!(uri.join("AllTraffic/2026").to_string(), "s3://my-bucket/capture/ep/AllTraffic/2026");
+        assert_eq!(
+            uri.join("AllTraffic/2026").to_string(),
+            "s3://my-bucket/capture/ep/AllTraffic/2026"
+        );
         assert_eq!(uri.as_prefix().key, "capture/ep/");
         assert_eq!(ObjectUri::parse("s3://b12").unwrap().as_prefix().key, "");
         assert_eq!(ObjectUri::parse("s3://b12/k").unwrap().as_prefix().key, "k/");
@@ -74,8 +99,19 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_s3_uri() {
-        for bad in ["https://x/y", "s3://", "s3://UPPER/k", "s3://ab/k", "s3://bucket/a/../b", "s3://bucket/a\nb", "/tmp/x"] {
-            assert!(matches!(ObjectUri::parse(bad), Err(CloudError::InvalidUri { .. })), "{bad}");
+        for bad in [
+            "https://x/y",
+            "s3://",
+            "s3://UPPER/k",
+            "s3://ab/k",
+            "s3://bucket/a/../b",
+            "s3://bucket/a\nb",
+            "/tmp/x",
+        ] {
+            assert!(
+                matches!(ObjectUri::parse(bad), Err(CloudError::InvalidUri { .. })),
+                "{bad}"
+            );
         }
     }
 }
