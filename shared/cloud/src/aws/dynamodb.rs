@@ -1,0 +1,278 @@
+//! [`Table`] on one DynamoDB table.
+//!
+//! Item layout: `pk` (S, [`ItemKey::partition`]) and `sk` (S, [`ItemKey::sort`]) are the primary
+//! key; `kind` (S, [`ItemKind::as_str`]) is the hash key of the global secondary index
+//! [`KIND_INDEX`] (range key `sk`); `version` (N) is the optimistic-concurrency counter; `body`
+//! (S) is the record's JSON text.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+
+use crate::ports::{Item, ItemKey, ItemKind, Table};
+use crate::CloudError;
+
+const SERVICE: &str = "dynamodb";
+
+/// The global secondary index by kind: hash key `kind`, range key `sk`, all attributes.
+pub const KIND_INDEX: &str = "kind-index";
+
+/// Schedules, job definitions and executions in one DynamoDB table (see [`create_table`]).
+#[derive(Debug, Clone)]
+pub struct DynamoTable {
+    pub client: aws_sdk_dynamodb::Client,
+    pub table_name: String,
+}
+
+impl DynamoTable {
+    pub fn new(config: &aws_config::SdkConfig, table_name: impl Into<String>) -> DynamoTable {
+        DynamoTable {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table_name: table_name.into(),
+        }
+    }
+
+    fn key_attributes(key: &ItemKey) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S(key.partition())),
+            ("sk".to_string(), AttributeValue::S(key.sort())),
+        ])
+    }
+
+    fn attributes(item: &Item) -> HashMap<String, AttributeValue> {
+        let mut attributes = Self::key_attributes(&item.key);
+        attributes.insert(
+            "kind".to_string(),
+            AttributeValue::S(item.key.kind().as_str().to_string()),
+        );
+        attributes.insert("version".to_string(), AttributeValue::N(item.version.to_string()));
+        attributes.insert("body".to_string(), AttributeValue::S(item.body.to_string()));
+        attributes
+    }
+
+    /// Runs a query to its last page and decodes the items.
+    async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, CloudError> {
+        let mut pages = query.into_paginator().send();
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|err| CloudError::aws(SERVICE, "Query", err))?;
+            for attributes in page.items() {
+                items.push(self.decode(attributes, "Query")?);
+            }
+        }
+        Ok(items)
+    }
+
+    fn decode(
+        &self,
+        attributes: &HashMap<String, AttributeValue>,
+        operation: &'static str,
+    ) -> Result<Item, CloudError> {
+        let malformed = |what: &str| CloudError::Aws {
+            service: SERVICE,
+            operation,
+            message: format!("table {}: malformed item ({what}): {attributes:?}", self.table_name),
+        };
+        let string = |name: &str| match attributes.get(name) {
+            Some(AttributeValue::S(value)) => Ok(value.as_str()),
+            _ => Err(malformed(&format!("no string attribute `{name}`"))),
+        };
+        let (pk, sk) = (string("pk")?, string("sk")?);
+        let key = ItemKey::parse(pk, sk).ok_or_else(|| malformed("unknown key"))?;
+        let version = match attributes.get("version") {
+            Some(AttributeValue::N(n)) => n.parse::<u64>().map_err(|_| malformed("version is not a count"))?,
+            _ => return Err(malformed("no number attribute `version`")),
+        };
+        let body = serde_json::from_str(string("body")?).map_err(|e| malformed(&format!("body is not JSON: {e}")))?;
+        Ok(Item { key, version, body })
+    }
+
+    fn describe(key: &ItemKey) -> String {
+        match key {
+            ItemKey::Schedule(name) => format!("schedule {name}"),
+            ItemKey::JobDefinition(name) => format!("job definition {name}"),
+            ItemKey::Execution {
+                schedule,
+                scheduled_time,
+            } => format!(
+                "execution of schedule {schedule} at {}",
+                scheduled_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    }
+}
+
+#[async_trait]
+impl Table for DynamoTable {
+    async fn insert(&self, item: &Item) -> Result<(), CloudError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table_name)
+            .set_item(Some(Self::attributes(item)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(CloudError::AlreadyExists {
+                    what: Self::describe(&item.key),
+                })
+            }
+            Err(err) => Err(CloudError::aws(SERVICE, "PutItem", err)),
+        }
+    }
+
+    async fn get(&self, key: &ItemKey) -> Result<Option<Item>, CloudError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table_name)
+            .set_key(Some(Self::key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| CloudError::aws(SERVICE, "GetItem", err))?;
+        output
+            .item()
+            .map(|attributes| self.decode(attributes, "GetItem"))
+            .transpose()
+    }
+
+    async fn update(&self, item: &Item) -> Result<(), CloudError> {
+        let expected = item.version.checked_sub(1).ok_or_else(|| {
+            CloudError::Validation(format!(
+                "{}: an update needs a version above 0",
+                Self::describe(&item.key)
+            ))
+        })?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table_name)
+            .set_item(Some(Self::attributes(item)))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                // Either another writer got there first or the item is gone: a consistent read tells.
+                let what = Self::describe(&item.key);
+                match self.get(&item.key).await? {
+                    Some(_) => Err(CloudError::VersionConflict { what }),
+                    None => Err(CloudError::ItemNotFound { what }),
+                }
+            }
+            Err(err) => Err(CloudError::aws(SERVICE, "PutItem", err)),
+        }
+    }
+
+    async fn delete(&self, key: &ItemKey) -> Result<(), CloudError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table_name)
+            .set_key(Some(Self::key_attributes(key)))
+            .send()
+            .await
+            .map_err(|err| CloudError::aws(SERVICE, "DeleteItem", err))?;
+        Ok(())
+    }
+
+    async fn list(&self, kind: ItemKind) -> Result<Vec<Item>, CloudError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table_name)
+            .index_name(KIND_INDEX)
+            .key_condition_expression("#kind = :kind")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":kind", AttributeValue::S(kind.as_str().to_string()));
+        let mut items = self.query_all(query).await?;
+        // The index orders by `sk` within a kind; the partition order (by schedule) is ours.
+        items.sort_by_cached_key(|item| (item.key.partition(), item.key.sort()));
+        Ok(items)
+    }
+
+    async fn list_executions(&self, schedule: &str) -> Result<Vec<Item>, CloudError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table_name)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :execution)")
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(ItemKey::Schedule(schedule.to_string()).partition()),
+            )
+            .expression_attribute_values(":execution", AttributeValue::S("execution#".to_string()));
+        self.query_all(query).await
+    }
+}
+
+/// Creates the table [`DynamoTable`] expects (on-demand billing, the [`KIND_INDEX`] index) and
+/// waits until it is ACTIVE: for tests and local stacks; deployments create it from the template.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), CloudError> {
+    let op = "CreateTable";
+    let build = |err| CloudError::aws(SERVICE, op, err);
+    let string_attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build)
+    };
+    let key = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .map_err(build)
+    };
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(KIND_INDEX)
+        .key_schema(key("kind", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(build)?;
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(string_attribute("pk")?)
+        .attribute_definitions(string_attribute("sk")?)
+        .attribute_definitions(string_attribute("kind")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(index)
+        .send()
+        .await
+        .map_err(|err| CloudError::aws(SERVICE, op, err))?;
+    client
+        .wait_until_table_exists()
+        .table_name(name)
+        .wait(Duration::from_secs(300))
+        .await
+        .map_err(|err| CloudError::aws(SERVICE, "DescribeTable", err))?;
+    Ok(())
+}

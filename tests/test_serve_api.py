@@ -1,0 +1,429 @@
+"""boto3's own `sagemaker` client against `modelmon serve`: the whole schedule lifecycle with a
+run that finds a planted drift, paging through boto3's paginator, every error path as the
+ClientError boto3 raises for SageMaker, and the failed execution of a window with no data.
+
+The server runs once per module on a free port, with its objects in a temporary folder; each
+test uses its own endpoint and schedule names.
+"""
+
+import csv
+import json
+import os
+import random
+import selectors
+import subprocess
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+CAPTURE = "s3://capture-bucket/datacapture"
+REPORTS = "s3://reports/monitoring"
+BASELINE = "s3://models/churn"
+ROLE = "arn:aws:iam::123456789012:role/service-role/monitoring"
+IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+START_TIMEOUT = 30
+RUN_TIMEOUT = 30
+
+
+def modelmon_bin():
+    path = os.environ.get("MODELMON_BIN", str(Path.home() / ".cache/modelmon/target/debug/modelmon"))
+    if not Path(path).is_file():
+        pytest.fail(f"modelmon binary not found at {path}: build it and set MODELMON_BIN")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`modelmon serve --port 0`: yields (url, objects folder); killed at teardown."""
+    state = tmp_path_factory.mktemp("serve")
+    log_path = state / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [modelmon_bin(), "serve", "--port", "0", "--state", str(state)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+    try:
+        line = first_line(process, START_TIMEOUT)
+        prefix = "modelmon serve: listening on "
+        if not line.startswith(prefix):
+            pytest.fail(
+                f"modelmon serve did not start within {START_TIMEOUT} s (exit code {process.poll()}, "
+                f"stdout {line!r}):\n{log_path.read_text()}"
+            )
+        yield line[len(prefix):].split()[0], state / "s3"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def first_line(process, timeout):
+    """The first stdout line of `process`, or "" if none comes within `timeout` seconds."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            return ""
+    return process.stdout.readline()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    url, _ = server
+    return boto3.client(
+        "sagemaker",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.fixture(scope="module")
+def objects(server):
+    """The folder where `s3://bucket/key` is `bucket/key`."""
+    return server[1]
+
+
+@pytest.fixture(scope="module")
+def baseline(objects, tmp_path_factory):
+    """`modelmon baseline` of 2,000 seeded rows of `age,plan`, written where BASELINE points."""
+    rng = random.Random(7)
+    data = tmp_path_factory.mktemp("train") / "train.csv"
+    with open(data, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["age", "plan"])
+        for _ in range(2000):
+            writer.writerow([rng.randint(20, 60), rng.choice(["basic", "pro"])])
+    out = object_path(objects, BASELINE)
+    result = subprocess.run(
+        [modelmon_bin(), "baseline", "--dataset", str(data), "--output", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"modelmon baseline failed:\n{result.stderr}"
+    return BASELINE
+
+
+def object_path(objects, uri):
+    bucket_key = uri.removeprefix("s3://")
+    return objects / bucket_key
+
+
+def write_capture(objects, endpoint, times, drift):
+    """One capture record per time, `age,plan` payloads (ages +40 when `drift`), in the hour
+    folders of the times, the way SageMaker's data capture lays them out."""
+    rng = random.Random(11)
+    files = {}
+    for at in times:
+        age = rng.randint(20, 60) + (40 if drift else 0)
+        record = {
+            "captureData": {
+                "endpointInput": {
+                    "observedContentType": "text/csv",
+                    "mode": "INPUT",
+                    "data": f"{age},{rng.choice(['basic', 'pro'])}",
+                    "encoding": "CSV",
+                }
+            },
+            "eventMetadata": {"eventId": str(uuid.UUID(int=rng.getrandbits(128))), "inferenceTime": iso(at)},
+            "eventVersion": "0",
+        }
+        name = f"{at:%Y/%m/%d/%H}/{at:%M-%S}-000-capture.jsonl"
+        files.setdefault(name, []).append(json.dumps(record))
+    folder = object_path(objects, f"{CAPTURE}/{endpoint}/AllTraffic")
+    for name, lines in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+
+
+def iso(at):
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def job_definition(endpoint, baseline):
+    """A complete inline MonitoringJobDefinition for `endpoint`."""
+    return {
+        "BaselineConfig": {
+            "ConstraintsResource": {"S3Uri": f"{baseline}/constraints.json"},
+            "StatisticsResource": {"S3Uri": f"{baseline}/statistics.json"},
+        },
+        "MonitoringInputs": [{"EndpointInput": endpoint_input(endpoint)}],
+        "MonitoringOutputConfig": monitoring_outputs(),
+        "MonitoringResources": cluster(),
+        "MonitoringAppSpecification": {"ImageUri": IMAGE},
+        "Environment": {"capture_destination_s3_uri": CAPTURE},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 1800},
+        "RoleArn": ROLE,
+    }
+
+
+def endpoint_input(endpoint):
+    return {"EndpointName": endpoint, "LocalPath": "/opt/ml/processing/input/endpoint"}
+
+
+def monitoring_outputs():
+    return {"MonitoringOutputs": [{"S3Output": {"S3Uri": REPORTS, "LocalPath": "/opt/ml/processing/output"}}]}
+
+
+def cluster():
+    return {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}}
+
+
+NOW = {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H", "DataAnalysisEndTime": "-PT0H"}
+HOURLY = {"ScheduleExpression": "cron(0 * ? * * *)"}
+
+
+def inline_schedule(client, name, endpoint, baseline, schedule_config=HOURLY):
+    return client.create_monitoring_schedule(
+        MonitoringScheduleName=name,
+        MonitoringScheduleConfig={
+            "ScheduleConfig": schedule_config,
+            "MonitoringJobDefinition": job_definition(endpoint, baseline),
+            "MonitoringType": "DataQuality",
+        },
+    )
+
+
+def finished_execution(client, schedule):
+    """Polls ListMonitoringExecutions until `schedule` has a finished execution; returns it."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        executions = client.list_monitoring_executions(MonitoringScheduleName=schedule)
+        finished = [
+            e
+            for e in executions["MonitoringExecutionSummaries"]
+            if e["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations", "Failed")
+        ]
+        if finished:
+            return finished[0]
+        time.sleep(0.5)
+    pytest.fail(f"no finished execution of {schedule} within {RUN_TIMEOUT} s: {executions}")
+
+
+def report_folder(objects, endpoint, schedule, scheduled_time):
+    """The folder of a run's reports: the scheduled hour in UTC (boto3 gives local times)."""
+    hour = scheduled_time.astimezone(timezone.utc)
+    return object_path(objects, f"{REPORTS}/{endpoint}/{schedule}/{hour:%Y/%m/%d/%H}")
+
+
+def error_of(call, **kwargs):
+    """The (code, message) of the ClientError that `call(**kwargs)` must raise."""
+    with pytest.raises(ClientError) as raised:
+        call(**kwargs)
+    error = raised.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+def test_lifecycle_with_a_drifted_hour(client, objects, baseline):
+    """A job definition, a NOW schedule naming it, describe and list, the run over the last hour
+    of capture (drift found in `age`, every record in the window accounted for and none outside),
+    stop/start, update to hourly, delete, and the job definition deleted after it."""
+    endpoint, schedule, definition = "churn-endpoint", "churn-now", "churn-dq"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    inside = [now - timedelta(minutes=50) + timedelta(seconds=90 * i) for i in range(31)]
+    assert inside[-1] == now - timedelta(minutes=5)
+    outside = [now - timedelta(minutes=75), now - timedelta(minutes=65), now + timedelta(minutes=5)]
+    write_capture(objects, endpoint, inside + outside, drift=True)
+
+    base = job_definition(endpoint, baseline)
+    created = client.create_data_quality_job_definition(
+        JobDefinitionName=definition,
+        DataQualityBaselineConfig=base["BaselineConfig"],
+        DataQualityAppSpecification={"ImageUri": IMAGE, "Environment": {"capture_destination_s3_uri": CAPTURE}},
+        DataQualityJobInput={"EndpointInput": endpoint_input(endpoint)},
+        DataQualityJobOutputConfig=monitoring_outputs(),
+        JobResources=cluster(),
+        RoleArn=ROLE,
+    )
+    assert created["JobDefinitionArn"] == (
+        f"arn:aws:sagemaker:us-east-1:123456789012:data-quality-job-definition/{definition}"
+    )
+    before = datetime.now(timezone.utc)
+    created = client.create_monitoring_schedule(
+        MonitoringScheduleName=schedule,
+        MonitoringScheduleConfig={
+            "ScheduleConfig": NOW,
+            "MonitoringJobDefinitionName": definition,
+            "MonitoringType": "DataQuality",
+        },
+    )
+    after = datetime.now(timezone.utc)
+    assert created["MonitoringScheduleArn"].endswith(f":monitoring-schedule/{schedule}")
+
+    described = client.describe_monitoring_schedule(MonitoringScheduleName=schedule)
+    assert described["MonitoringScheduleStatus"] == "Scheduled"
+    assert described["EndpointName"] == endpoint
+    assert described["MonitoringType"] == "DataQuality"
+    assert described["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"] == definition
+    listed = client.list_monitoring_schedules(EndpointName=endpoint, NameContains="now")
+    assert [s["MonitoringScheduleName"] for s in listed["MonitoringScheduleSummaries"]] == [schedule]
+    assert client.list_monitoring_schedules(EndpointName="no-such-endpoint")["MonitoringScheduleSummaries"] == []
+
+    execution = finished_execution(client, schedule)
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    scheduled = execution["ScheduledTime"]
+    assert before - timedelta(seconds=1) <= scheduled <= after, (before, scheduled, after)
+    assert execution["EndpointName"] == endpoint
+
+    report = report_folder(objects, endpoint, schedule, scheduled)
+    violations = json.loads((report / "constraint_violations.json").read_text())["violations"]
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in violations] == [("age", "baseline_drift_check")]
+    records = json.loads((report / "report.json").read_text())["records"]
+    rejected = sum(r["count"] for r in records["rejected"].values())
+    assert records["read"] == records["analysed"] + rejected == len(inside), records
+    assert (report / "statistics.json").is_file()
+
+    client.stop_monitoring_schedule(MonitoringScheduleName=schedule)
+    assert client.describe_monitoring_schedule(MonitoringScheduleName=schedule)["MonitoringScheduleStatus"] == "Stopped"
+    client.start_monitoring_schedule(MonitoringScheduleName=schedule)
+    assert client.describe_monitoring_schedule(MonitoringScheduleName=schedule)["MonitoringScheduleStatus"] == "Scheduled"
+
+    client.update_monitoring_schedule(
+        MonitoringScheduleName=schedule,
+        MonitoringScheduleConfig={
+            "ScheduleConfig": HOURLY,
+            "MonitoringJobDefinitionName": definition,
+            "MonitoringType": "DataQuality",
+        },
+    )
+    updated = client.describe_monitoring_schedule(MonitoringScheduleName=schedule)
+    assert updated["MonitoringScheduleConfig"]["ScheduleConfig"] == HOURLY
+
+    client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+    code, _ = error_of(client.describe_monitoring_schedule, MonitoringScheduleName=schedule)
+    assert code == "ResourceNotFound"
+    client.delete_data_quality_job_definition(JobDefinitionName=definition)
+    code, _ = error_of(client.describe_data_quality_job_definition, JobDefinitionName=definition)
+    assert code == "ResourceNotFound"
+
+
+def test_paginator_walks_every_schedule_once_in_name_order(client, baseline):
+    """boto3's paginator over ListMonitoringSchedules, two a page: each of five schedules exactly
+    once, sorted by name, over three pages."""
+    names = [f"page-{letter}" for letter in "dbeac"]
+    for name in names:
+        inline_schedule(client, name, "paging-endpoint", baseline)
+    paginator = client.get_paginator("list_monitoring_schedules")
+    pages = list(
+        paginator.paginate(
+            NameContains="page-",
+            SortBy="Name",
+            SortOrder="Ascending",
+            PaginationConfig={"PageSize": 2},
+        )
+    )
+    listed = [s["MonitoringScheduleName"] for page in pages for s in page["MonitoringScheduleSummaries"]]
+    assert listed == sorted(names)
+    assert [len(page["MonitoringScheduleSummaries"]) for page in pages] == [2, 2, 1]
+    for name in names:
+        client.delete_monitoring_schedule(MonitoringScheduleName=name)
+
+
+def test_error_paths_are_client_errors_with_sagemakers_codes(client, baseline):
+    """Each wrong request raises botocore's ClientError with SageMaker's code and a message that
+    names the problem; boto3 resolves the modelled exception classes."""
+    endpoint = "errors-endpoint"
+    inline_schedule(client, "dup", endpoint, baseline)
+    with pytest.raises(client.exceptions.ResourceInUse) as raised:
+        inline_schedule(client, "dup", endpoint, baseline)
+    assert "'dup' already exists" in raised.value.response["Error"]["Message"]
+
+    for call in (
+        client.describe_monitoring_schedule,
+        client.delete_monitoring_schedule,
+        client.start_monitoring_schedule,
+        client.stop_monitoring_schedule,
+    ):
+        with pytest.raises(client.exceptions.ResourceNotFound) as raised:
+            call(MonitoringScheduleName="never-made")
+        assert "never-made" in raised.value.response["Error"]["Message"], call.__name__
+
+    code, message = error_of(inline_schedule, client=client, name="bad_name", endpoint=endpoint, baseline=baseline)
+    assert code == "ValidationException"
+    assert "bad_name" in message and "monitoringScheduleName" in message and "pattern" in message, message
+
+    code, message = error_of(
+        inline_schedule,
+        client=client,
+        name="hourly-typo",
+        endpoint=endpoint,
+        baseline=baseline,
+        schedule_config={"ScheduleExpression": "Hourly: cron(0 * ? * * *)"},
+    )
+    assert code == "ValidationException"
+    assert message.startswith("Invalid ScheduleExpression 'Hourly: cron(0 * ? * * *)'"), message
+
+    code, message = error_of(
+        inline_schedule,
+        client=client,
+        name="now-alone",
+        endpoint=endpoint,
+        baseline=baseline,
+        schedule_config={"ScheduleExpression": "NOW"},
+    )
+    assert code == "ValidationException"
+    assert "DataAnalysisStartTime" in message, message
+
+    code, message = error_of(
+        client.create_monitoring_schedule,
+        MonitoringScheduleName="both",
+        MonitoringScheduleConfig={
+            "ScheduleConfig": HOURLY,
+            "MonitoringJobDefinition": job_definition(endpoint, baseline),
+            "MonitoringJobDefinitionName": "errors-dq",
+            "MonitoringType": "DataQuality",
+        },
+    )
+    assert code == "ValidationException"
+    assert "MonitoringJobDefinition" in message and "MonitoringJobDefinitionName" in message, message
+
+    code, message = error_of(client.list_monitoring_schedules, NextToken="forged")
+    assert code == "ValidationException"
+    assert "NextToken" in message, message
+
+    base = job_definition(endpoint, baseline)
+    client.create_data_quality_job_definition(
+        JobDefinitionName="errors-dq",
+        DataQualityBaselineConfig=base["BaselineConfig"],
+        DataQualityAppSpecification={"ImageUri": IMAGE},
+        DataQualityJobInput={"EndpointInput": endpoint_input(endpoint)},
+        DataQualityJobOutputConfig=monitoring_outputs(),
+        JobResources=cluster(),
+        RoleArn=ROLE,
+    )
+    client.create_monitoring_schedule(
+        MonitoringScheduleName="uses-errors-dq",
+        MonitoringScheduleConfig={"ScheduleConfig": HOURLY, "MonitoringJobDefinitionName": "errors-dq"},
+    )
+    with pytest.raises(client.exceptions.ResourceInUse) as raised:
+        client.delete_data_quality_job_definition(JobDefinitionName="errors-dq")
+    assert "uses-errors-dq" in raised.value.response["Error"]["Message"]
+
+    for name in ("dup", "uses-errors-dq"):
+        client.delete_monitoring_schedule(MonitoringScheduleName=name)
+    client.delete_data_quality_job_definition(JobDefinitionName="errors-dq")
+
+
+def test_a_window_without_capture_is_a_failed_execution(client, objects, baseline):
+    """A NOW schedule on an endpoint that captured nothing: the execution fails and says there
+    was no data; report.json is written, the statistics and violations are not."""
+    endpoint, schedule = "quiet-endpoint", "quiet-now"
+    inline_schedule(client, schedule, endpoint, baseline, schedule_config=NOW)
+    execution = finished_execution(client, schedule)
+    assert execution["MonitoringExecutionStatus"] == "Failed", execution
+    assert execution["FailureReason"].startswith("Job inputs had no data"), execution
+    failed = client.list_monitoring_executions(MonitoringScheduleName=schedule, StatusEquals="Failed")
+    assert len(failed["MonitoringExecutionSummaries"]) == 1
+    report = report_folder(objects, endpoint, schedule, execution["ScheduledTime"])
+    assert (report / "report.json").is_file()
+    assert not (report / "constraint_violations.json").exists()
+    client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
