@@ -56,3 +56,37 @@ impl From<RetryableFailure> for Diagnostic {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use modelmon_cloud::local::{FileMetrics, FileTable, FsObjectStore};
+
+    use super::*;
+
+    fn runner(dir: &std::path::Path) -> AnalysisRunner {
+        let settings = RunSettings {
+            capture_destination: None,
+            claim_timeout: Duration::minutes(15),
+            scratch: None,
+        };
+        AnalysisRunner::new(
+            Arc::new(FileTable::new(dir.join("table"))),
+            Arc::new(FsObjectStore::new(dir.join("s3"))),
+            Arc::new(FileMetrics::new(dir.join("metrics.jsonl"))),
+            settings,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_event_of_infra_events_is_read_and_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let event: ScheduledRun = serde_json::from_str(include_str!("../../../infra/events/analyze.json")).unwrap();
+        assert_eq!(event.scheduled_time.to_rfc3339(), "2026-11-25T14:00:00+00:00");
+        let answer = handle(&runner(dir.path()), event).await.unwrap();
+        assert_eq!(
+            answer,
+            json!({"skipped": "monitoring schedule 'churn-hourly' does not exist"})
+        );
+    }
+}

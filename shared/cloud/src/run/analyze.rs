@@ -45,7 +45,7 @@ pub struct RunSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunResult {
     /// The run happened; the record says how it ended (Completed, CompletedWithViolations, Failed).
-    Finished(ExecutionRecord),
+    Finished(Box<ExecutionRecord>),
     /// Nothing to do: a repeated delivery, a stopped or deleted schedule.
     Skipped(String),
 }
@@ -174,7 +174,7 @@ impl AnalysisRunner {
         self.set_last_execution(&schedule_key, &record.summary).await;
         match retry {
             Some(err) => Err(err),
-            None => Ok(RunResult::Finished(record)),
+            None => Ok(RunResult::Finished(Box::new(record))),
         }
     }
 

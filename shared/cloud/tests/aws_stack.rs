@@ -1,0 +1,420 @@
+//! The control plane, the analysis run and the baselining job on the AWS adapters, against moto
+//! server through the real SDK clients: what the functions do on AWS, checked in the emulated
+//! services themselves (the DynamoDB item, the EventBridge schedule, the S3 reports, the
+//! CloudWatch metrics).
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_scheduler::types::ScheduleState;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use modelmon_cloud::aws::{
+    create_group, create_table, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store, SchedulerSettings,
+};
+use modelmon_cloud::control::api::handle;
+use modelmon_cloud::control::{ControlPlane, ControlSettings};
+use modelmon_cloud::ports::ObjectStore;
+use modelmon_cloud::run::{run_baseline, AnalysisRunner, BaselineJob, RunResult, RunSettings, ScheduledRun};
+use modelmon_cloud::ObjectUri;
+use serde_json::{json, Value};
+
+use common::{sdk_config, unique};
+
+const ENDPOINT: &str = "churn-endpoint";
+const ANALYZE_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:modelmon-analyze";
+
+struct Stack {
+    sdk: aws_config::SdkConfig,
+    table_name: String,
+    group: String,
+    bucket: String,
+    store: Arc<dyn ObjectStore>,
+    plane: Arc<ControlPlane>,
+    runner: AnalysisRunner,
+}
+
+impl Stack {
+    async fn new() -> Stack {
+        let sdk = sdk_config().await;
+        let table_name = unique("table");
+        create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table_name)
+            .await
+            .unwrap();
+        let group = unique("group");
+        create_group(&aws_sdk_scheduler::Client::new(&sdk), &group)
+            .await
+            .unwrap();
+        let bucket = unique("bucket");
+        let s3 = S3Store::new(&sdk);
+        s3.client.create_bucket().bucket(&bucket).send().await.unwrap();
+        let settings = SchedulerSettings {
+            group_name: group.clone(),
+            target_arn: ANALYZE_ARN.into(),
+            role_arn: "arn:aws:iam::123456789012:role/modelmon-scheduler".into(),
+            dead_letter_arn: None,
+            max_retry_attempts: 2,
+            max_event_age_seconds: 3600,
+        };
+        let table = Arc::new(DynamoTable::new(&sdk, &table_name));
+        let control = ControlSettings {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            max_schedules: 100,
+        };
+        let plane = Arc::new(ControlPlane::new(
+            table.clone(),
+            Arc::new(EventBridgeScheduler::new(&sdk, settings)),
+            control,
+        ));
+        let store: Arc<dyn ObjectStore> = Arc::new(s3);
+        let runner = AnalysisRunner::new(
+            table,
+            store.clone(),
+            Arc::new(CloudWatchMetrics::new(&sdk)),
+            RunSettings {
+                capture_destination: Some(ObjectUri::parse(&format!("s3://{bucket}/datacapture")).unwrap()),
+                claim_timeout: Duration::minutes(15),
+                scratch: None,
+            },
+        );
+        Stack {
+            sdk,
+            table_name,
+            group,
+            bucket,
+            store,
+            plane,
+            runner,
+        }
+    }
+
+    fn uri(&self, key: &str) -> ObjectUri {
+        ObjectUri::parse(&format!("s3://{}/{key}", self.bucket)).unwrap()
+    }
+
+    async fn call(&self, operation: &str, body: Value) -> (u16, Value) {
+        let response = handle(
+            &self.plane,
+            Some(&format!("SageMaker.{operation}")),
+            body.to_string().as_bytes(),
+        )
+        .await;
+        (response.status, serde_json::from_slice(&response.body).unwrap())
+    }
+
+    async fn ok(&self, operation: &str, body: Value) -> Value {
+        let (status, response) = self.call(operation, body).await;
+        assert_eq!(status, 200, "{operation}: {response}");
+        response
+    }
+
+    /// The training data in S3, baselined by the baselining job.
+    async fn baseline(&self) -> Value {
+        let csv: String = std::iter::once("age,plan".to_string())
+            .chain((0..400).map(|i| format!("{},{}", 20 + i % 40, if i % 3 == 0 { "pro" } else { "basic" })))
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.store
+            .put(&self.uri("training/train.csv"), (csv + "\n").into_bytes(), "text/csv")
+            .await
+            .unwrap();
+        let job = BaselineJob {
+            dataset_source: self.uri("training/train.csv").to_string(),
+            dataset_format: r#"{"csv": {"header": true, "output_columns_position": "START"}}"#.into(),
+            output_path: self.uri("baseline").to_string(),
+        };
+        serde_json::to_value(run_baseline(&self.store, &job, None).await.unwrap()).unwrap()
+    }
+
+    /// One capture file per minute of `hour`, CSV payloads `age,plan`; `drift` moves ages by 100.
+    async fn capture(&self, hour: DateTime<Utc>, drift: bool) {
+        for minute in 0..60 {
+            let time = hour + Duration::minutes(minute);
+            let age = 20 + minute % 40 + if drift { 100 } else { 0 };
+            let record = json!({
+                "captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": format!("{age},basic"), "encoding": "CSV"}},
+                "eventMetadata": {"eventId": format!("e{minute}"), "inferenceTime": time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)},
+                "eventVersion": "0"
+            });
+            let key = format!(
+                "datacapture/{ENDPOINT}/AllTraffic/{}/{}.jsonl",
+                time.format("%Y/%m/%d/%H"),
+                time.format("%M-00-000-f")
+            );
+            self.store
+                .put(
+                    &self.uri(&key),
+                    (record.to_string() + "\n").into_bytes(),
+                    "application/jsonl",
+                )
+                .await
+                .unwrap();
+        }
+    }
+
+    fn create_request(&self, name: &str, expression: &str) -> Value {
+        json!({
+            "MonitoringScheduleName": name,
+            "MonitoringScheduleConfig": {
+                "ScheduleConfig": {"ScheduleExpression": expression},
+                "MonitoringJobDefinition": {
+                    "BaselineConfig": {
+                        "ConstraintsResource": {"S3Uri": self.uri("baseline/constraints.json").to_string()},
+                        "StatisticsResource": {"S3Uri": self.uri("baseline/statistics.json").to_string()}
+                    },
+                    "MonitoringInputs": [{"EndpointInput": {"EndpointName": ENDPOINT, "LocalPath": "/opt/ml/processing/input"}}],
+                    "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {"S3Uri": self.uri("reports").to_string(), "LocalPath": "/opt/ml/processing/output"}}]},
+                    "MonitoringResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}},
+                    "MonitoringAppSpecification": {"ImageUri": "analyzer"},
+                    "RoleArn": "arn:aws:iam::123456789012:role/monitoring"
+                }
+            }
+        })
+    }
+
+    async fn item(&self, name: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+            .get_item()
+            .table_name(&self.table_name)
+            .key("pk", AttributeValue::S(format!("schedule#{name}")))
+            .key("sk", AttributeValue::S("schedule".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
+    async fn timer(&self, name: &str) -> Option<aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput> {
+        aws_sdk_scheduler::Client::new(&self.sdk)
+            .get_schedule()
+            .group_name(&self.group)
+            .name(name)
+            .send()
+            .await
+            .ok()
+    }
+}
+
+fn at(hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, hour, 0, 0).unwrap()
+}
+
+#[tokio::test]
+async fn schedule_run_and_reports_on_aws() {
+    let stack = Stack::new().await;
+    let baseline = stack.baseline().await;
+    assert_eq!(baseline["records"]["read"], 400, "{baseline}");
+    assert_eq!(
+        baseline["statistics"],
+        stack.uri("baseline/statistics.json").to_string()
+    );
+
+    let name = unique("hourly");
+    stack
+        .ok(
+            "CreateMonitoringSchedule",
+            stack.create_request(&name, "cron(0 * ? * * *)"),
+        )
+        .await;
+
+    let item = stack.item(&name).await.expect("the schedule's DynamoDB item");
+    assert_eq!(item["kind"], AttributeValue::S("schedule".into()));
+    let body: Value = serde_json::from_str(item["body"].as_s().unwrap()).unwrap();
+    assert_eq!(body["MonitoringScheduleStatus"], "Scheduled");
+    assert_eq!(body["EndpointName"], ENDPOINT);
+
+    let timer = stack.timer(&name).await.expect("the EventBridge schedule");
+    assert_eq!(timer.schedule_expression(), Some("cron(0 * * * ? *)"));
+    assert_eq!(timer.schedule_expression_timezone(), Some("UTC"));
+    assert_eq!(timer.state(), Some(&ScheduleState::Enabled));
+    let target = timer.target().unwrap();
+    assert_eq!(target.arn(), ANALYZE_ARN);
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        json!({"schedule_name": name, "scheduled_time": "<aws.scheduler.scheduled-time>"})
+    );
+
+    stack.capture(at(12), false).await;
+    stack.capture(at(13), true).await;
+    // The scheduler's event, with the context attribute filled in as EventBridge does.
+    let event: ScheduledRun =
+        serde_json::from_value(json!({"schedule_name": name, "scheduled_time": "2026-11-25T14:00:00Z"})).unwrap();
+    let RunResult::Finished(record) = stack.runner.run(&event).await.unwrap() else {
+        panic!("skipped")
+    };
+    assert_eq!(
+        format!("{:?}", record.summary.monitoring_execution_status),
+        "CompletedWithViolations"
+    );
+    assert_eq!(record.records.as_ref().unwrap()["analysed"], 60);
+    let reports = format!("s3://{}/reports/{ENDPOINT}/{name}/2026/11/25/14/", stack.bucket);
+    assert_eq!(record.report_uri.as_deref(), Some(reports.as_str()));
+    let listed: Vec<String> = stack
+        .store
+        .list(&ObjectUri::parse(&reports).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.uri.key)
+        .collect();
+    let files: Vec<&str> = listed.iter().map(|k| k.rsplit('/').next().unwrap()).collect();
+    assert_eq!(files, ["constraint_violations.json", "report.json", "statistics.json"]);
+    let violations: Value = serde_json::from_slice(
+        &stack
+            .store
+            .get(&ObjectUri::parse(&format!("{reports}constraint_violations.json")).unwrap())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(violations["violations"][0]["feature_name"], "age");
+    assert_eq!(
+        violations["violations"][0]["constraint_check_type"],
+        "baseline_drift_check"
+    );
+
+    // The metrics, in CloudWatch under SageMaker's namespace and dimensions.
+    let metrics = aws_sdk_cloudwatch::Client::new(&stack.sdk)
+        .list_metrics()
+        .namespace("aws/sagemaker/Endpoints/data-metrics")
+        .metric_name("feature_baseline_drift_age")
+        .send()
+        .await
+        .unwrap();
+    let ours = metrics.metrics().iter().find(|m| {
+        m.dimensions()
+            .iter()
+            .any(|d| d.name() == Some("MonitoringSchedule") && d.value() == Some(name.as_str()))
+    });
+    let dimensions: Vec<(&str, &str)> = ours
+        .expect("the drift metric")
+        .dimensions()
+        .iter()
+        .map(|d| (d.name().unwrap(), d.value().unwrap()))
+        .collect();
+    assert!(dimensions.contains(&("Endpoint", ENDPOINT)), "{dimensions:?}");
+
+    // A repeated delivery of the same event: no second execution.
+    assert!(matches!(stack.runner.run(&event).await.unwrap(), RunResult::Skipped(_)));
+    let executions = stack
+        .ok("ListMonitoringExecutions", json!({"MonitoringScheduleName": name}))
+        .await;
+    let summaries = executions["MonitoringExecutionSummaries"].as_array().unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0]["MonitoringExecutionStatus"], "CompletedWithViolations");
+    let described = stack
+        .ok("DescribeMonitoringSchedule", json!({"MonitoringScheduleName": name}))
+        .await;
+    assert_eq!(
+        described["LastMonitoringExecutionSummary"]["MonitoringExecutionStatus"],
+        "CompletedWithViolations"
+    );
+
+    stack
+        .ok("StopMonitoringSchedule", json!({"MonitoringScheduleName": name}))
+        .await;
+    assert_eq!(
+        stack.timer(&name).await.unwrap().state(),
+        Some(&ScheduleState::Disabled)
+    );
+    stack
+        .ok("StartMonitoringSchedule", json!({"MonitoringScheduleName": name}))
+        .await;
+    assert_eq!(stack.timer(&name).await.unwrap().state(), Some(&ScheduleState::Enabled));
+    let mut every_six = stack.create_request(&name, "cron(0 2/6 ? * * *)");
+    every_six.as_object_mut().unwrap().remove("Tags");
+    stack.ok("UpdateMonitoringSchedule", every_six).await;
+    assert_eq!(
+        stack.timer(&name).await.unwrap().schedule_expression(),
+        Some("cron(0 2/6 * * ? *)")
+    );
+
+    stack
+        .ok("DeleteMonitoringSchedule", json!({"MonitoringScheduleName": name}))
+        .await;
+    assert!(stack.timer(&name).await.is_none(), "the EventBridge schedule is gone");
+    assert!(stack.item(&name).await.is_none(), "the DynamoDB item is gone");
+    let executions = stack
+        .ok("ListMonitoringExecutions", json!({"MonitoringScheduleName": name}))
+        .await;
+    assert_eq!(
+        executions["MonitoringExecutionSummaries"].as_array().unwrap().len(),
+        1,
+        "history stays"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creates_give_one_schedule_and_one_timer() {
+    let stack = Arc::new(Stack::new().await);
+    let name = unique("race");
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (stack, request) = (stack.clone(), stack.create_request(&name, "cron(0 * ? * * *)"));
+        tasks.push(tokio::spawn(async move {
+            stack.call("CreateMonitoringSchedule", request).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    assert_eq!(
+        answers.iter().filter(|(status, _)| *status == 200).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .filter(|(status, _)| *status != 200)
+            .all(|(_, body)| body["__type"] == "ResourceInUse"),
+        "{answers:?}"
+    );
+    assert!(stack.timer(&name).await.is_some());
+    let listed = stack.ok("ListMonitoringSchedules", json!({"NameContains": name})).await;
+    assert_eq!(listed["MonitoringScheduleSummaries"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_now_schedule_is_a_one_time_timer() {
+    let stack = Stack::new().await;
+    let name = unique("once");
+    let mut request = stack.create_request(&name, "NOW");
+    request["MonitoringScheduleConfig"]["ScheduleConfig"] =
+        json!({"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT1H", "DataAnalysisEndTime": "-PT0H"});
+    let before = Utc::now();
+    stack.ok("CreateMonitoringSchedule", request).await;
+    let expression = stack
+        .timer(&name)
+        .await
+        .unwrap()
+        .schedule_expression()
+        .unwrap()
+        .to_string();
+    let at = chrono::NaiveDateTime::parse_from_str(&expression, "at(%Y-%m-%dT%H:%M:%S)")
+        .unwrap()
+        .and_utc();
+    assert!(at >= before - Duration::seconds(1) && at <= Utc::now(), "{expression}");
+}
+
+#[tokio::test]
+async fn a_baseline_of_nothing_says_so() {
+    let stack = Stack::new().await;
+    let job = BaselineJob {
+        dataset_source: stack.uri("no-such-folder/").to_string(),
+        dataset_format: r#"{"csv": {"header": true}}"#.into(),
+        output_path: stack.uri("baseline").to_string(),
+    };
+    let err = run_baseline(&stack.store, &job, None).await.unwrap_err().to_string();
+    assert_eq!(err, format!("{}: no objects to baseline", job.dataset_source));
+    let job = BaselineJob {
+        dataset_format: r#"{"tsv": {}}"#.into(),
+        ..job
+    };
+    let err = run_baseline(&stack.store, &job, None).await.unwrap_err().to_string();
+    assert!(err.starts_with("dataset_format: line 1"), "{err}");
+}
