@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine with Rust and Python 3: installs what it needs
-# (pinned, into ~/.cache/modelmon), then runs formatting and lint checks, the Rust tests and
-# the Python tests that check modelmon against independent references.
+# (pinned, into ~/.cache/modelmon), starts moto server on 127.0.0.1 (S3, DynamoDB, EventBridge
+# Scheduler, CloudWatch), then runs formatting and lint checks, the Rust tests and the Python
+# tests: independent references (pandas), boto3's sagemaker client against `modelmon serve` and
+# against the create-schedule function under the Lambda runtime API (cargo lambda), the SAM
+# template's checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,11 +31,23 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The demo's build (no Parquet, no server) and the cloud crate without its AWS adapters.
 cargo clippy --quiet -p modelmon-cli --no-default-features -- -D warnings
+cargo clippy --quiet -p modelmon-cloud --no-default-features --all-targets -- -D warnings
+
+step "sam validate --lint (template.yaml)"
+infra/sam.sh validate
+
+step "moto server"
+# shellcheck source=infra/moto.sh
+source infra/moto.sh
+moto_start
 
 step "cargo test"
 cargo test --workspace
 
 step "pytest"
-cargo build --quiet -p modelmon-cli
-MODELMON_BIN="$CARGO_TARGET_DIR/debug/modelmon" "$VENV/bin/python" -m pytest -q tests
+cargo build --quiet --workspace --bins
+export PATH="$VENV/bin:$PATH"
+MODELMON_BIN="$CARGO_TARGET_DIR/debug/modelmon" MODELMON_FUNCTIONS_DIR="$CARGO_TARGET_DIR/debug" \
+  "$VENV/bin/python" -m pytest -q tests

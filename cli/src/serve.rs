@@ -11,7 +11,6 @@ use chrono::{Duration, Utc};
 use clap::Args;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::CONTENT_TYPE;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
@@ -167,11 +166,9 @@ async fn respond(plane: Arc<ControlPlane>, request: Request<Incoming>) -> Result
 }
 
 fn to_http(answer: ApiResponse) -> Response<Full<Bytes>> {
-    let mut response = Response::builder()
-        .status(answer.status)
-        .header(CONTENT_TYPE, api::CONTENT_TYPE);
-    if let Some(code) = &answer.error_type {
-        response = response.header("x-amzn-errortype", code.as_str());
+    let mut response = Response::builder().status(answer.status);
+    for (name, value) in answer.headers() {
+        response = response.header(name, value);
     }
     response
         .body(Full::new(Bytes::from(answer.body)))

@@ -1,6 +1,5 @@
 //! HTTP request in, SageMaker JSON response out; everything else is the control plane's.
 
-use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::{Body, Request, Response};
 use modelmon_cloud::control::api::{self, ApiResponse};
 use modelmon_cloud::control::ControlPlane;
@@ -15,11 +14,9 @@ pub async fn respond(plane: &ControlPlane, request: Request) -> Response<Body> {
 }
 
 fn to_http(answer: ApiResponse) -> Response<Body> {
-    let mut response = Response::builder()
-        .status(answer.status)
-        .header(CONTENT_TYPE, api::CONTENT_TYPE);
-    if let Some(code) = &answer.error_type {
-        response = response.header("x-amzn-errortype", code.as_str());
+    let mut response = Response::builder().status(answer.status);
+    for (name, value) in answer.headers() {
+        response = response.header(name, value);
     }
     response
         .body(Body::from(answer.body))
@@ -30,6 +27,7 @@ fn to_http(answer: ApiResponse) -> Response<Body> {
 mod tests {
     use std::sync::Arc;
 
+    use lambda_http::http::header::CONTENT_TYPE;
     use lambda_http::http::StatusCode;
     use modelmon_cloud::control::ControlSettings;
     use modelmon_cloud::local::{FileTable, LocalScheduler};

@@ -22,6 +22,12 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
+    /// The response's headers: the content type, and for errors `X-Amzn-ErrorType`.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        let error_type = self.error_type.as_deref().map(|code| ("x-amzn-errortype", code));
+        std::iter::once(("content-type", CONTENT_TYPE)).chain(error_type)
+    }
+
     fn ok(body: &Value) -> Self {
         ApiResponse {
             status: 200,
