@@ -118,7 +118,7 @@ pub fn from_epoch_seconds(seconds: f64) -> DateTime<Utc> {
 /// A stored item's body as a record.
 pub fn decode<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, CloudError> {
     serde_json::from_value(item.body.clone())
-        .map_err(|err| CloudError::Validation(format!("stored item {:?} is not readable: {err}", item.key)))
+        .map_err(|err| CloudError::Internal(format!("stored item {:?} is not readable: {err}", item.key)))
 }
 
 /// A record as the item of `key` at `version`.
