@@ -118,6 +118,24 @@ impl ItemKey {
     }
 }
 
+/// The item in messages: "schedule x", "job definition x", "execution of schedule x at <time>".
+impl std::fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ItemKey::Schedule(name) => write!(f, "schedule {name}"),
+            ItemKey::JobDefinition(name) => write!(f, "job definition {name}"),
+            ItemKey::Execution {
+                schedule,
+                scheduled_time,
+            } => write!(
+                f,
+                "execution of schedule {schedule} at {}",
+                scheduled_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    }
+}
+
 /// A stored record: its key, a version for optimistic concurrency (1 on insert, +1 per update)
 /// and the record itself as JSON.
 #[derive(Debug, Clone, PartialEq)]

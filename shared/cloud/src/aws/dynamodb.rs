@@ -95,20 +95,6 @@ impl DynamoTable {
         let body = serde_json::from_str(string("body")?).map_err(|e| malformed(&format!("body is not JSON: {e}")))?;
         Ok(Item { key, version, body })
     }
-
-    fn describe(key: &ItemKey) -> String {
-        match key {
-            ItemKey::Schedule(name) => format!("schedule {name}"),
-            ItemKey::JobDefinition(name) => format!("job definition {name}"),
-            ItemKey::Execution {
-                schedule,
-                scheduled_time,
-            } => format!(
-                "execution of schedule {schedule} at {}",
-                scheduled_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-        }
-    }
 }
 
 #[async_trait]
@@ -130,7 +116,7 @@ impl Table for DynamoTable {
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
                 Err(CloudError::AlreadyExists {
-                    what: Self::describe(&item.key),
+                    what: item.key.to_string(),
                 })
             }
             Err(err) => Err(CloudError::aws(SERVICE, "PutItem", err)),
@@ -154,12 +140,10 @@ impl Table for DynamoTable {
     }
 
     async fn update(&self, item: &Item) -> Result<(), CloudError> {
-        let expected = item.version.checked_sub(1).ok_or_else(|| {
-            CloudError::Validation(format!(
-                "{}: an update needs a version above 0",
-                Self::describe(&item.key)
-            ))
-        })?;
+        let expected = item
+            .version
+            .checked_sub(1)
+            .ok_or_else(|| CloudError::Validation(format!("{}: an update needs a version above 0", item.key)))?;
         let result = self
             .client
             .put_item()
@@ -177,7 +161,7 @@ impl Table for DynamoTable {
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
                 // Either another writer got there first or the item is gone: a consistent read tells.
-                let what = Self::describe(&item.key);
+                let what = item.key.to_string();
                 match self.get(&item.key).await? {
                     Some(_) => Err(CloudError::VersionConflict { what }),
                     None => Err(CloudError::ItemNotFound { what }),

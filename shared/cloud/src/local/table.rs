@@ -141,28 +141,13 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<Item, CloudError> {
     })
 }
 
-/// The item in errors: "schedule x", "job definition x", "execution of x at <time>".
-fn describe(key: &ItemKey) -> String {
-    match key {
-        ItemKey::Schedule(name) => format!("schedule {name}"),
-        ItemKey::JobDefinition(name) => format!("job definition {name}"),
-        ItemKey::Execution {
-            schedule,
-            scheduled_time,
-        } => format!(
-            "execution of {schedule} at {}",
-            scheduled_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        ),
-    }
-}
-
 #[async_trait]
 impl Table for FileTable {
     async fn insert(&self, item: &Item) -> Result<(), CloudError> {
         let path = self.path_of(&item.key);
         let lock_path = self.lock_path(item.key.kind());
         let bytes = encode_item(item)?;
-        let what = describe(&item.key);
+        let what = item.key.to_string();
         blocking(move || match create_atomic(&path, &bytes, &lock_path)? {
             true => Ok(()),
             false => Err(CloudError::AlreadyExists { what }),
@@ -179,7 +164,7 @@ impl Table for FileTable {
         let path = self.path_of(&item.key);
         let lock_path = self.lock_path(item.key.kind());
         let bytes = encode_item(item)?;
-        let (what, version) = (describe(&item.key), item.version);
+        let (what, version) = (item.key.to_string(), item.version);
         blocking(move || {
             let _lock = Lock::acquire(&lock_path)?;
             match Self::read_item(&path)? {
@@ -369,7 +354,7 @@ mod tests {
         let (_dir, table) = table();
         let key = execution("s", "2026-03-01T10:00:00Z");
         match table.update(&item(key.clone(), 2, json!({}))).await {
-            Err(CloudError::ItemNotFound { what }) => assert_eq!(what, "execution of s at 2026-03-01T10:00:00Z"),
+            Err(CloudError::ItemNotFound { what }) => assert_eq!(what, "execution of schedule s at 2026-03-01T10:00:00Z"),
             other => panic!("{other:?}"),
         }
         assert_eq!(table.get(&key).await.unwrap(), None);
