@@ -17,8 +17,8 @@ CACHE="$HOME/.cache/modelmon"
 VENV="$CACHE/bench-venv"
 PYTHON="${PYTHON:-python3}"
 
-echo "[bench] building modelmon and bench-gen (release)" >&2
-cargo build --release --quiet -p modelmon-cli -p modelmon-bench
+echo "[bench] building modelmon, the functions and bench-gen (release)" >&2
+cargo build --release --quiet -p modelmon-cli -p modelmon-bench -p create-schedule -p analyze -p baseline
 
 requirements=infra/bench/requirements.txt
 if ! cmp -s "$requirements" "$VENV/requirements.txt" 2>/dev/null; then
@@ -31,6 +31,7 @@ fi
 
 export MODELMON="$CARGO_TARGET_DIR/release/modelmon"
 export BENCH_GEN="$CARGO_TARGET_DIR/release/bench-gen"
+export FUNCTIONS_DIR="$CARGO_TARGET_DIR/release"
 export VENV_PY="$VENV/bin/python"
 export BENCH_DATA="${BENCH_DATA:-$CACHE/bench-data}"
 exec "$PYTHON" infra/bench/bench.py
