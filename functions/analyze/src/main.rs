@@ -7,7 +7,7 @@ use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use modelmon_cloud::aws::{load_sdk_config, CloudWatchMetrics, DynamoTable, S3Store};
 use modelmon_cloud::config::required;
 use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
-use modelmon_cloud::CloudError;
+use modelmon_cloud::{AllowedBuckets, CloudError};
 use serde_json::{json, Value};
 
 #[tokio::main]
@@ -19,7 +19,8 @@ async fn main() -> Result<(), Error> {
         Arc::new(S3Store::new(&sdk)),
         Arc::new(CloudWatchMetrics::new(&sdk)),
         RunSettings::from_env()?,
-    );
+    )
+    .with_allowed_buckets(AllowedBuckets::from_env()?);
     let runner = &runner;
     run(service_fn(move |event: LambdaEvent<ScheduledRun>| async move {
         handle(runner, event.payload).await

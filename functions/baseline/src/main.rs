@@ -7,22 +7,27 @@ use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use modelmon_cloud::aws::{load_sdk_config, S3Store};
 use modelmon_cloud::ports::ObjectStore;
 use modelmon_cloud::run::{run_baseline, BaselineJob, BaselineOutputs};
-use modelmon_cloud::CloudError;
+use modelmon_cloud::{AllowedBuckets, CloudError};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = load_sdk_config().await;
     let store: Arc<dyn ObjectStore> = Arc::new(S3Store::new(&sdk));
-    let store = &store;
+    let allowed = AllowedBuckets::from_env()?;
+    let (store, allowed) = (&store, &allowed);
     run(service_fn(move |event: LambdaEvent<BaselineJob>| async move {
-        handle(store, event.payload).await
+        handle(store, allowed, event.payload).await
     }))
     .await
 }
 
-async fn handle(store: &Arc<dyn ObjectStore>, job: BaselineJob) -> Result<BaselineOutputs, JobFailed> {
-    run_baseline(store, &job, None).await.map_err(JobFailed)
+async fn handle(
+    store: &Arc<dyn ObjectStore>,
+    allowed: &AllowedBuckets,
+    job: BaselineJob,
+) -> Result<BaselineOutputs, JobFailed> {
+    run_baseline(store, &job, allowed, None).await.map_err(JobFailed)
 }
 
 #[derive(Debug)]
@@ -55,7 +60,7 @@ mod tests {
         std::fs::create_dir_all(data.parent().unwrap()).unwrap();
         std::fs::write(&data, "age,plan\n31,basic\n45,pro\n,basic\n").unwrap();
         let store: Arc<dyn ObjectStore> = Arc::new(FsObjectStore::new(dir.path()));
-        let outputs = handle(&store, job).await.unwrap();
+        let outputs = handle(&store, &AllowedBuckets::any(), job).await.unwrap();
         assert_eq!(
             outputs.statistics,
             "s3://modelmon-models/churn/baseline/statistics.json"
@@ -67,11 +72,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn buckets_outside_the_allowed_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(FsObjectStore::new(dir.path()));
+        let job: BaselineJob = serde_json::from_str(include_str!("../../../infra/events/baseline.json")).unwrap();
+        let allowed = AllowedBuckets::only(["reports"]);
+        let diagnostic = Diagnostic::from(handle(&store, &allowed, job).await.unwrap_err());
+        assert_eq!(
+            diagnostic.error_message,
+            "dataset_source s3://modelmon-models/churn/training/train.csv is outside the buckets this deployment may use (reports)"
+        );
+    }
+
+    #[tokio::test]
     async fn a_failed_job_says_why_and_whether_to_retry() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn ObjectStore> = Arc::new(FsObjectStore::new(dir.path()));
         let job: BaselineJob = serde_json::from_str(include_str!("../../../infra/events/baseline.json")).unwrap();
-        let diagnostic = Diagnostic::from(handle(&store, job).await.unwrap_err());
+        let diagnostic = Diagnostic::from(handle(&store, &AllowedBuckets::any(), job).await.unwrap_err());
         assert_eq!(diagnostic.error_type, "JobFailed");
         assert_eq!(
             diagnostic.error_message,

@@ -7,6 +7,7 @@ use lambda_http::{run, service_fn, Error, Request};
 use modelmon_cloud::aws::{load_sdk_config, DynamoTable, EventBridgeScheduler, SchedulerSettings};
 use modelmon_cloud::config::required;
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
+use modelmon_cloud::AllowedBuckets;
 
 mod handler;
 
@@ -18,7 +19,8 @@ async fn main() -> Result<(), Error> {
         Arc::new(DynamoTable::new(&sdk, required("TABLE_NAME")?)),
         Arc::new(EventBridgeScheduler::new(&sdk, SchedulerSettings::from_env()?)),
         ControlSettings::from_env()?,
-    );
+    )
+    .with_allowed_buckets(AllowedBuckets::from_env()?);
     let plane = &plane;
     run(service_fn(move |request: Request| async move {
         Ok::<_, Error>(handler::respond(plane, request).await)

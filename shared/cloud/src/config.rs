@@ -5,7 +5,7 @@ use chrono::Duration;
 
 use crate::control::ControlSettings;
 use crate::run::RunSettings;
-use crate::{CloudError, ObjectUri};
+use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 pub fn required(name: &str) -> Result<String, CloudError> {
     match std::env::var(name) {
@@ -26,6 +26,16 @@ pub fn number<T: std::str::FromStr>(name: &str, default: T) -> Result<T, CloudEr
             .trim()
             .parse()
             .map_err(|_| CloudError::Config(format!("environment variable {name}={text:?} is not a number"))),
+    }
+}
+
+impl AllowedBuckets {
+    /// `ALLOWED_BUCKETS`: the comma-separated buckets the functions may use; unset allows any.
+    pub fn from_env() -> Result<AllowedBuckets, CloudError> {
+        Ok(match optional("ALLOWED_BUCKETS") {
+            None => AllowedBuckets::any(),
+            Some(list) => AllowedBuckets::only(list.split(',').map(str::trim).filter(|b| !b.is_empty())),
+        })
     }
 }
 

@@ -13,4 +13,4 @@ pub mod run;
 pub mod uri;
 
 pub use error::CloudError;
-pub use uri::ObjectUri;
+pub use uri::{AllowedBuckets, ObjectUri};

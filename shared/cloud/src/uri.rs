@@ -79,6 +79,33 @@ impl fmt::Display for ObjectUri {
     }
 }
 
+/// The buckets a deployment may read and write. A job naming any other bucket is refused, so a
+/// caller of the API cannot make the functions read or overwrite data outside them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedBuckets(Option<Vec<String>>);
+
+impl AllowedBuckets {
+    /// Every bucket (the local `serve`, whose objects are the user's own folders).
+    pub fn any() -> AllowedBuckets {
+        AllowedBuckets(None)
+    }
+
+    pub fn only<S: Into<String>>(buckets: impl IntoIterator<Item = S>) -> AllowedBuckets {
+        AllowedBuckets(Some(buckets.into_iter().map(Into::into).collect()))
+    }
+
+    /// Refuses `uri` if its bucket is not allowed; `role` says what the URI is for.
+    pub fn check(&self, uri: &ObjectUri, role: &str) -> Result<(), CloudError> {
+        match &self.0 {
+            Some(buckets) if !buckets.contains(&uri.bucket) => Err(CloudError::Validation(format!(
+                "{role} {uri} is outside the buckets this deployment may use ({})",
+                buckets.join(", ")
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +122,21 @@ mod tests {
         assert_eq!(uri.as_prefix().key, "capture/ep/");
         assert_eq!(ObjectUri::parse("s3://b12").unwrap().as_prefix().key, "");
         assert_eq!(ObjectUri::parse("s3://b12/k").unwrap().as_prefix().key, "k/");
+    }
+
+    #[test]
+    fn only_allowed_buckets_pass() {
+        let uri = ObjectUri::parse("s3://other/x").unwrap();
+        assert!(AllowedBuckets::any().check(&uri, "output").is_ok());
+        let allowed = AllowedBuckets::only(["capture", "reports"]);
+        assert!(allowed
+            .check(&ObjectUri::parse("s3://reports/r").unwrap(), "output")
+            .is_ok());
+        let err = allowed.check(&uri, "MonitoringOutputs S3Uri").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "MonitoringOutputs S3Uri s3://other/x is outside the buckets this deployment may use (capture, reports)"
+        );
     }
 
     #[test]

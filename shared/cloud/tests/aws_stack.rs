@@ -17,7 +17,7 @@ use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
 use modelmon_cloud::ports::ObjectStore;
 use modelmon_cloud::run::{run_baseline, AnalysisRunner, BaselineJob, RunResult, RunSettings, ScheduledRun};
-use modelmon_cloud::ObjectUri;
+use modelmon_cloud::{AllowedBuckets, ObjectUri};
 use serde_json::{json, Value};
 
 use common::{sdk_config, unique};
@@ -125,7 +125,12 @@ impl Stack {
             dataset_format: r#"{"csv": {"header": true, "output_columns_position": "START"}}"#.into(),
             output_path: self.uri("baseline").to_string(),
         };
-        serde_json::to_value(run_baseline(&self.store, &job, None).await.unwrap()).unwrap()
+        serde_json::to_value(
+            run_baseline(&self.store, &job, &AllowedBuckets::any(), None)
+                .await
+                .unwrap(),
+        )
+        .unwrap()
     }
 
     /// One capture file per minute of `hour`, CSV payloads `age,plan`; `drift` moves ages by 100.
@@ -409,12 +414,18 @@ async fn a_baseline_of_nothing_says_so() {
         dataset_format: r#"{"csv": {"header": true}}"#.into(),
         output_path: stack.uri("baseline").to_string(),
     };
-    let err = run_baseline(&stack.store, &job, None).await.unwrap_err().to_string();
+    let err = run_baseline(&stack.store, &job, &AllowedBuckets::any(), None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, format!("{}: no objects to baseline", job.dataset_source));
     let job = BaselineJob {
         dataset_format: r#"{"tsv": {}}"#.into(),
         ..job
     };
-    let err = run_baseline(&stack.store, &job, None).await.unwrap_err().to_string();
+    let err = run_baseline(&stack.store, &job, &AllowedBuckets::any(), None)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("dataset_format: line 1"), "{err}");
 }

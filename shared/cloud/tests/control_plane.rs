@@ -900,3 +900,89 @@ async fn stopped_and_deleted_schedules_do_not_run() {
         matches!(stack.runner.run(&gone).await.unwrap(), RunResult::Skipped(reason) if reason.contains("does not exist"))
     );
 }
+
+#[tokio::test]
+async fn jobs_naming_other_buckets_are_refused() {
+    let stack = Stack::new();
+    let settings = ControlSettings {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        max_schedules: 3,
+    };
+    let allowed = modelmon_cloud::AllowedBuckets::only(["models", "reports", "capture-bucket"]);
+    let plane =
+        ControlPlane::new(stack.table.clone(), stack.scheduler.clone(), settings).with_allowed_buckets(allowed.clone());
+    let call = |body: Value| {
+        let plane = &plane;
+        async move {
+            let response = handle(
+                plane,
+                Some("SageMaker.CreateMonitoringSchedule"),
+                body.to_string().as_bytes(),
+            )
+            .await;
+            (
+                response.status,
+                serde_json::from_slice::<Value>(&response.body).unwrap(),
+            )
+        }
+    };
+    let (status, _) = call(create_request("inside", "cron(0 * ? * * *)")).await;
+    assert_eq!(status, 200);
+
+    let mut elsewhere = create_request("elsewhere", "cron(0 * ? * * *)");
+    elsewhere["MonitoringScheduleConfig"]["MonitoringJobDefinition"]["MonitoringOutputConfig"]["MonitoringOutputs"]
+        [0]["S3Output"]["S3Uri"] = json!("s3://someone-elses-bucket/reports");
+    let (status, answer) = call(elsewhere).await;
+    assert_eq!((status, answer["__type"].as_str()), (400, Some("ValidationException")));
+    assert_eq!(
+        answer["message"],
+        "MonitoringOutputs S3Output.S3Uri s3://someone-elses-bucket/reports is outside the buckets this deployment may use (models, reports, capture-bucket)"
+    );
+
+    let mut capture_elsewhere = create_request("capture-elsewhere", "cron(0 * ? * * *)");
+    capture_elsewhere["MonitoringScheduleConfig"]["MonitoringJobDefinition"]["Environment"] =
+        json!({"capture_destination_s3_uri": "s3://private-data/capture"});
+    let (_, answer) = call(capture_elsewhere).await;
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Environment.capture_destination_s3_uri s3://private-data/capture is outside"),
+        "{answer}"
+    );
+    assert!(stack
+        .table
+        .get(&ItemKey::Schedule("elsewhere".into()))
+        .await
+        .unwrap()
+        .is_none());
+
+    // A run checks again: a schedule written before the allow-list existed is refused at run time.
+    stack
+        .ok("CreateMonitoringSchedule", create_request("older", "cron(0 * ? * * *)"))
+        .await;
+    let strict_runner = AnalysisRunner::new(
+        stack.table.clone(),
+        stack.store.clone(),
+        Arc::new(FileMetrics::new(stack.dir.path().join("metrics.jsonl"))),
+        RunSettings {
+            capture_destination: None,
+            claim_timeout: Duration::minutes(15),
+            scratch: None,
+        },
+    )
+    .with_allowed_buckets(modelmon_cloud::AllowedBuckets::only(["capture-bucket"]));
+    let event = ScheduledRun {
+        schedule_name: "older".into(),
+        scheduled_time: at(4),
+    };
+    let RunResult::Finished(record) = strict_runner.run(&event).await.unwrap() else {
+        panic!("skipped")
+    };
+    let reason = record.summary.failure_reason.unwrap();
+    assert!(
+        reason.starts_with("BaselineConfig.StatisticsResource.S3Uri s3://models/churn/statistics.json is outside"),
+        "{reason}"
+    );
+}

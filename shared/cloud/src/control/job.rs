@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::expression::{check_offsets, parse_offset};
-use crate::{CloudError, ObjectUri};
+use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 /// The resolved job of a schedule.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +36,33 @@ pub enum JobInput {
     },
 }
 
+/// The job environment's key for the endpoint's capture destination (its
+/// `DataCaptureConfig.DestinationS3Uri`), when not the deployment's.
+pub const CAPTURE_DESTINATION_KEY: &str = "capture_destination_s3_uri";
+
 impl JobSpec {
+    /// The capture destination the job's environment names, if any.
+    pub fn capture_destination(&self) -> Result<Option<ObjectUri>, CloudError> {
+        self.environment
+            .get(CAPTURE_DESTINATION_KEY)
+            .map(|uri| ObjectUri::parse(uri))
+            .transpose()
+    }
+
+    /// Refuses the job if any location it names is outside `allowed`.
+    pub fn check_buckets(&self, allowed: &AllowedBuckets) -> Result<(), CloudError> {
+        allowed.check(&self.baseline_statistics, "BaselineConfig.StatisticsResource.S3Uri")?;
+        allowed.check(&self.baseline_constraints, "BaselineConfig.ConstraintsResource.S3Uri")?;
+        allowed.check(&self.output, "MonitoringOutputs S3Output.S3Uri")?;
+        if let JobInput::BatchTransform { destination, .. } = &self.input {
+            allowed.check(destination, "DataCapturedDestinationS3Uri")?;
+        }
+        if let Some(capture) = self.capture_destination()? {
+            allowed.check(&capture, &format!("Environment.{CAPTURE_DESTINATION_KEY}"))?;
+        }
+        Ok(())
+    }
+
     pub fn endpoint_name(&self) -> Option<&str> {
         match &self.input {
             JobInput::Endpoint { endpoint_name } => Some(endpoint_name),

@@ -14,7 +14,7 @@ use crate::CloudError;
 impl ControlPlane {
     pub(super) async fn create_job_definition(&self, request: &Value) -> Result<Value, CloudError> {
         let definition_name = name(request, "JobDefinitionName")?;
-        JobSpec::from_job_definition(request)?;
+        JobSpec::from_job_definition(request)?.check_buckets(&self.allowed_buckets)?;
         let arn = self.arn("data-quality-job-definition", &definition_name);
         let mut record = request.clone();
         record["JobDefinitionArn"] = Value::String(arn.clone());

@@ -19,7 +19,7 @@ use serde_json::Value;
 use self::expression::{check_offsets, parse_expression, parse_offset, period, Expression};
 use self::job::JobSpec;
 use crate::ports::{Cadence, ItemKey, Scheduler, Table};
-use crate::CloudError;
+use crate::{AllowedBuckets, CloudError};
 
 /// Deployment facts the API needs for ARNs and limits.
 #[derive(Debug, Clone)]
@@ -34,6 +34,7 @@ pub struct ControlPlane {
     table: Arc<dyn Table>,
     scheduler: Arc<dyn Scheduler>,
     settings: ControlSettings,
+    allowed_buckets: AllowedBuckets,
 }
 
 /// What a schedule's configuration resolves to.
@@ -50,7 +51,21 @@ impl ControlPlane {
             table,
             scheduler,
             settings,
+            allowed_buckets: AllowedBuckets::any(),
         }
+    }
+
+    /// Refuses jobs that name buckets outside `allowed` (every bucket is allowed by default).
+    pub fn with_allowed_buckets(mut self, allowed: AllowedBuckets) -> Self {
+        self.allowed_buckets = allowed;
+        self
+    }
+
+    /// The schedule's plan, refused if it names a bucket this deployment may not use.
+    async fn checked_plan(&self, config: &Value) -> Result<Plan, CloudError> {
+        let plan = plan(self.table.as_ref(), config).await?;
+        plan.job.check_buckets(&self.allowed_buckets)?;
+        Ok(plan)
     }
 
     /// Runs one operation on a request that passed the API model's validation.

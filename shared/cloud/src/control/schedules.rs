@@ -14,7 +14,7 @@ impl ControlPlane {
     pub(super) async fn create_schedule(&self, request: &Value) -> Result<Value, CloudError> {
         let schedule_name = name(request, "MonitoringScheduleName")?;
         let config = request.get("MonitoringScheduleConfig").cloned().unwrap_or(Value::Null);
-        let plan = plan(self.table.as_ref(), &config).await?;
+        let plan = self.checked_plan(&config).await?;
         let existing = self.table.list(ItemKind::Schedule).await?;
         if existing.len() >= self.settings.max_schedules {
             return Err(CloudError::ResourceLimitExceeded(format!(
@@ -96,7 +96,7 @@ impl ControlPlane {
     pub(super) async fn update_schedule(&self, request: &Value) -> Result<Value, CloudError> {
         let schedule_name = name(request, "MonitoringScheduleName")?;
         let config = request.get("MonitoringScheduleConfig").cloned().unwrap_or(Value::Null);
-        let plan = plan(self.table.as_ref(), &config).await?;
+        let plan = self.checked_plan(&config).await?;
         let (item, mut record) = self.load_schedule(&schedule_name).await?;
         let previous = record.clone();
         let now = Utc::now();

@@ -14,14 +14,14 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{account_in_terms_of, download, in_terms_of};
 use crate::control::expression::{window, Expression};
-use crate::control::job::{JobInput, JobSpec};
+use crate::control::job::{JobInput, JobSpec, CAPTURE_DESTINATION_KEY};
 use crate::control::plan;
 use crate::control::records::{
     decode, encode, epoch_seconds, from_epoch_seconds, ExecutionRecord, ExecutionStatus, ExecutionSummary,
     ScheduleRecord, ScheduleStatus,
 };
 use crate::ports::{Cadence, ItemKey, MetricDatum, MetricValue, MetricsSink, ObjectInfo, ObjectStore, Table};
-use crate::{CloudError, ObjectUri};
+use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 /// The scheduler's event: `{"schedule_name": "...", "scheduled_time": "2026-11-25T14:00:00Z"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +55,7 @@ pub struct AnalysisRunner {
     store: Arc<dyn ObjectStore>,
     metrics: Arc<dyn MetricsSink>,
     settings: RunSettings,
+    allowed_buckets: AllowedBuckets,
 }
 
 /// What the engine made of the window, and where the reports went.
@@ -63,8 +64,6 @@ struct Executed {
     report_uri: ObjectUri,
 }
 
-/// The execution environment's key for a job's own capture destination.
-pub const CAPTURE_DESTINATION_KEY: &str = "capture_destination_s3_uri";
 const ENDPOINT_NAMESPACE: &str = "aws/sagemaker/Endpoints/data-metrics";
 const BATCH_NAMESPACE: &str = "aws/sagemaker/ModelMonitoring/data-metrics";
 
@@ -80,7 +79,14 @@ impl AnalysisRunner {
             store,
             metrics,
             settings,
+            allowed_buckets: AllowedBuckets::any(),
         }
+    }
+
+    /// Refuses jobs that name buckets outside `allowed` (every bucket is allowed by default).
+    pub fn with_allowed_buckets(mut self, allowed: AllowedBuckets) -> Self {
+        self.allowed_buckets = allowed;
+        self
     }
 
     /// Runs the analysis of `event` unless it already ran. An error is returned only when the
@@ -164,7 +170,14 @@ impl AnalysisRunner {
                 None
             }
             Err(err) => {
-                tracing::error!(schedule = %event.schedule_name, error = %err, "analysis failed");
+                // Data errors quote the input; the execution's FailureReason has them, the log not.
+                let logged = match &err {
+                    CloudError::Data(_) | CloudError::Engine(_) | CloudError::Format(_) => {
+                        "the input or the baseline is unusable (the execution's FailureReason says where)".to_string()
+                    }
+                    other => other.to_string(),
+                };
+                tracing::error!(schedule = %event.schedule_name, error = %logged, "analysis failed");
                 record.summary.monitoring_execution_status = ExecutionStatus::Failed;
                 record.summary.failure_reason = Some(truncate(&err.to_string()));
                 is_transient(&err).then_some(err)
@@ -217,6 +230,8 @@ impl AnalysisRunner {
         scheduled_time: DateTime<Utc>,
         window: Window,
     ) -> Result<Executed, CloudError> {
+        // Checked again here: a job definition may predate the deployment's allow-list.
+        job.check_buckets(&self.allowed_buckets)?;
         let statistics: Statistics = self.read_json(&job.baseline_statistics).await?;
         let constraints: Constraints = self.read_json(&job.baseline_constraints).await?;
         let scratch = match &self.settings.scratch {
@@ -315,8 +330,8 @@ impl AnalysisRunner {
     }
 
     fn capture_destination(&self, job: &JobSpec) -> Result<ObjectUri, CloudError> {
-        match job.environment.get(CAPTURE_DESTINATION_KEY) {
-            Some(uri) => ObjectUri::parse(uri),
+        match job.capture_destination()? {
+            Some(uri) => Ok(uri),
             None => self.settings.capture_destination.clone().ok_or_else(|| {
                 CloudError::Validation(format!(
                     "no capture destination: set CAPTURE_DESTINATION_S3_URI for the deployment, or \
@@ -332,7 +347,11 @@ impl AnalysisRunner {
         let destination = destination.as_prefix();
         let input = destination.join("input").as_prefix();
         let folders = self.store.list_folders(&destination).await?;
-        let base = if folders.contains(&input) { input } else { destination };
+        let base = if folders.contains(&input) {
+            input
+        } else {
+            destination.clone()
+        };
         let mut manifests: Vec<ObjectInfo> = Vec::new();
         for hour in window.own_hour_folders() {
             manifests.extend(self.store.list(&base.join(&hour).as_prefix()).await?);
@@ -348,6 +367,10 @@ impl AnalysisRunner {
                     .map_err(|err| err.to_string())
             };
             files.extend(parse_manifest(&text, &name, &locate)?);
+        }
+        for file in &files {
+            self.allowed_buckets
+                .check(file, &format!("a data file of a manifest under {destination}"))?;
         }
         Ok(files)
     }

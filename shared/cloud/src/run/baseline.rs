@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fetch::{account_in_terms_of, download, in_terms_of};
 use crate::ports::ObjectStore;
-use crate::{CloudError, ObjectUri};
+use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineJob {
@@ -33,13 +33,17 @@ pub struct BaselineOutputs {
     pub records: RecordAccount,
 }
 
+/// Baselines the job's dataset; `allowed` refuses sources and outputs in other buckets.
 pub async fn run_baseline(
     store: &Arc<dyn ObjectStore>,
     job: &BaselineJob,
+    allowed: &AllowedBuckets,
     scratch: Option<&Path>,
 ) -> Result<BaselineOutputs, CloudError> {
     let source = ObjectUri::parse(&job.dataset_source)?;
     let output = ObjectUri::parse(&job.output_path)?;
+    allowed.check(&source, "dataset_source")?;
+    allowed.check(&output, "output_path")?;
     let format = dataset_format(&job.dataset_format)?;
     let objects = store.list(&source).await?;
     // `s3://b/data` names that object if it exists, else the folder `s3://b/data/`.
