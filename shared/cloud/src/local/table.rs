@@ -354,7 +354,9 @@ mod tests {
         let (_dir, table) = table();
         let key = execution("s", "2026-03-01T10:00:00Z");
         match table.update(&item(key.clone(), 2, json!({}))).await {
-            Err(CloudError::ItemNotFound { what }) => assert_eq!(what, "execution of schedule s at 2026-03-01T10:00:00Z"),
+            Err(CloudError::ItemNotFound { what }) => {
+                assert_eq!(what, "execution of schedule s at 2026-03-01T10:00:00Z")
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(table.get(&key).await.unwrap(), None);
