@@ -196,7 +196,7 @@ async fn dynamodb_insert_get_update_delete() {
     table.insert(&item).await.unwrap();
     assert_eq!(table.get(&key).await.unwrap(), Some(item.clone()));
 
-    // The stored attributes are exactly the five of the layout.
+    // The stored attributes are exactly the six of the layout.
     let raw = table
         .client
         .get_item()
@@ -217,7 +217,7 @@ async fn dynamodb_insert_get_update_delete() {
         .collect();
     assert_eq!(
         raw.keys().copied().collect::<Vec<_>>(),
-        ["body", "kind", "pk", "sk", "version"]
+        ["body", "kind", "pk", "sk", "version", "write"]
     );
     assert_eq!(raw["kind"], r#"S("schedule")"#);
     assert_eq!(raw["version"], r#"N("1")"#);

@@ -3,9 +3,15 @@
 //! Item layout: `pk` (S, [`ItemKey::partition`]) and `sk` (S, [`ItemKey::sort`]) are the primary
 //! key; `kind` (S, [`ItemKind::as_str`]) is the hash key of the global secondary index
 //! [`KIND_INDEX`] (range key `sk`); `version` (N) is the optimistic-concurrency counter; `body`
-//! (S) is the record's JSON text.
+//! (S) is the record's JSON text; `write` (S) is a token of the write that put the item there.
+//!
+//! The token makes the conditional writes safe to retry: when a put takes effect but its answer
+//! is lost (a timeout, a dropped connection), the SDK's retry fails its condition on the first
+//! attempt's own item, and only the token tells that from another writer's.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,8 +51,9 @@ impl DynamoTable {
         ])
     }
 
-    fn attributes(item: &Item) -> HashMap<String, AttributeValue> {
+    fn attributes(item: &Item, token: &str) -> HashMap<String, AttributeValue> {
         let mut attributes = Self::key_attributes(&item.key);
+        attributes.insert("write".to_string(), AttributeValue::S(token.to_string()));
         attributes.insert(
             "kind".to_string(),
             AttributeValue::S(item.key.kind().as_str().to_string()),
@@ -54,6 +61,20 @@ impl DynamoTable {
         attributes.insert("version".to_string(), AttributeValue::N(item.version.to_string()));
         attributes.insert("body".to_string(), AttributeValue::S(item.body.to_string()));
         attributes
+    }
+
+    /// The item of `key` as stored (consistent read), or `None`.
+    async fn stored(&self, key: &ItemKey) -> Result<Option<HashMap<String, AttributeValue>>, CloudError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table_name)
+            .set_key(Some(Self::key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| CloudError::aws(SERVICE, "GetItem", err))?;
+        Ok(output.item)
     }
 
     /// Runs a query to its last page and decodes the items.
@@ -100,11 +121,12 @@ impl DynamoTable {
 #[async_trait]
 impl Table for DynamoTable {
     async fn insert(&self, item: &Item) -> Result<(), CloudError> {
+        let token = write_token();
         let result = self
             .client
             .put_item()
             .table_name(&self.table_name)
-            .set_item(Some(Self::attributes(item)))
+            .set_item(Some(Self::attributes(item, &token)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -115,6 +137,10 @@ impl Table for DynamoTable {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
+                // A retried attempt may have met the item its own first attempt wrote.
+                if written_by(self.stored(&item.key).await?.as_ref(), &token) {
+                    return Ok(());
+                }
                 Err(CloudError::AlreadyExists {
                     what: item.key.to_string(),
                 })
@@ -124,18 +150,9 @@ impl Table for DynamoTable {
     }
 
     async fn get(&self, key: &ItemKey) -> Result<Option<Item>, CloudError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table_name)
-            .set_key(Some(Self::key_attributes(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|err| CloudError::aws(SERVICE, "GetItem", err))?;
-        output
-            .item()
-            .map(|attributes| self.decode(attributes, "GetItem"))
+        self.stored(key)
+            .await?
+            .map(|attributes| self.decode(&attributes, "GetItem"))
             .transpose()
     }
 
@@ -144,11 +161,12 @@ impl Table for DynamoTable {
             .version
             .checked_sub(1)
             .ok_or_else(|| CloudError::Validation(format!("{}: an update needs a version above 0", item.key)))?;
+        let token = write_token();
         let result = self
             .client
             .put_item()
             .table_name(&self.table_name)
-            .set_item(Some(Self::attributes(item)))
+            .set_item(Some(Self::attributes(item, &token)))
             .condition_expression("version = :expected")
             .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
             .send()
@@ -160,9 +178,11 @@ impl Table for DynamoTable {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                // Either another writer got there first or the item is gone: a consistent read tells.
+                // Another writer got there first, the item is gone, or a retried attempt met its
+                // own first attempt's write: a consistent read tells.
                 let what = item.key.to_string();
-                match self.get(&item.key).await? {
+                match self.stored(&item.key).await? {
+                    Some(stored) if written_by(Some(&stored), &token) => Ok(()),
                     Some(_) => Err(CloudError::VersionConflict { what }),
                     None => Err(CloudError::ItemNotFound { what }),
                 }
@@ -211,6 +231,27 @@ impl Table for DynamoTable {
             .expression_attribute_values(":execution", AttributeValue::S("execution#".to_string()));
         self.query_all(query).await
     }
+}
+
+/// A token no other write uses: 64 random bits (std's per-process random hasher keys), the
+/// time and a counter, hashed.
+fn write_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.write_u32(std::process::id());
+    format!("{:016x}", hasher.finish())
+}
+
+/// Whether `stored` is the item the write of `token` put there.
+fn written_by(stored: Option<&HashMap<String, AttributeValue>>, token: &str) -> bool {
+    stored.and_then(|attributes| attributes.get("write")) == Some(&AttributeValue::S(token.to_string()))
 }
 
 /// Creates the table [`DynamoTable`] expects (on-demand billing, the [`KIND_INDEX`] index) and

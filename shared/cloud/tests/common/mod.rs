@@ -3,6 +3,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+// Only aws_faults uses the proxy.
+#[allow(dead_code)]
+pub mod fault_proxy;
+
 /// The SDK configuration for the emulator; panics (failing the test) outside `infra/test.sh`.
 pub async fn sdk_config() -> aws_config::SdkConfig {
     if std::env::var("MODELMON_TEST_AWS").as_deref() != Ok("1") {
