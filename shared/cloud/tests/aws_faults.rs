@@ -170,7 +170,9 @@ impl Stack {
             dataset_format: r#"{"csv": {"header": true, "output_columns_position": "START"}}"#.into(),
             output_path: self.uri("baseline").to_string(),
         };
-        run_baseline(&self.store, &job, None).await.unwrap();
+        run_baseline(&self.store, &job, &modelmon_cloud::AllowedBuckets::any(), None)
+            .await
+            .unwrap();
         self.ok("CreateMonitoringSchedule", self.create_request(name)).await;
     }
 
