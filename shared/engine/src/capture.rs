@@ -307,6 +307,15 @@ fn decode_csv(text: &str) -> Decoded {
             .map(|line| line.split(',').enumerate().map(field).collect())
             .collect());
     }
+    // As at the end of a CSV file: in well-formed CSV every quote opens and closes a quoted field
+    // (an escaped quote is a pair), so an odd count is a field that is never closed, which the
+    // parser would otherwise end silently at the end of the payload, swallowing what follows.
+    if text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+        return Err((
+            RejectReason::UnclosedQuote,
+            "CSV payload: a quoted field is never closed".to_string(),
+        ));
+    }
     let rows = split_quoted_csv(text)
         .map_err(|message| (RejectReason::BadPayload, format!("CSV payload: {message}")))?
         .iter()

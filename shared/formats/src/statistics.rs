@@ -9,7 +9,8 @@ pub struct Statistics {
     #[serde(default)]
     pub version: f64,
     pub dataset: Dataset,
-    #[serde(default)]
+    /// Required: a file without it is not a statistics file (a constraints or violations file
+    /// given by mistake would otherwise read as a baseline of nothing and check nothing).
     pub features: Vec<FeatureStatistics>,
 }
 

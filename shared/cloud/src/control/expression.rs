@@ -142,8 +142,14 @@ pub fn parse_offset(text: &str, field: &str) -> Result<Duration, CloudError> {
     if let Some(time) = time_part {
         add_units(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
     }
-    if !seen_any || total > Duration::days(366) {
+    if !seen_any {
         return Err(invalid());
+    }
+    if total > Duration::days(366) {
+        // A well-formed duration: say what is wrong with it, not that it is malformed.
+        return Err(CloudError::Validation(format!(
+            "Invalid {field} '{text}': an offset must be at most 366 days"
+        )));
     }
     Ok(if negative { -total } else { total })
 }

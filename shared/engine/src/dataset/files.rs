@@ -84,7 +84,7 @@ fn walk_below(
 }
 
 /// Calls `each(line_number, line, bytes_read_so_far)` for every non-blank line of a file (a
-/// UTF-8 byte-order mark at its start removed). Returns the number of lines.
+/// UTF-8 byte-order mark at its start and its line break removed). Returns the number of lines.
 pub(crate) fn for_each_line(
     path: &Path,
     mut each: impl FnMut(u64, &[u8], u64) -> Result<(), EngineError>,
@@ -112,6 +112,10 @@ pub(crate) fn for_each_line(
         } else {
             &line
         };
+        // Without its line break: a parser's "column" then lies on this line, and a line cut
+        // inside a string ends in "EOF while parsing a string", not a control character.
+        let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         each(line_number, bytes, bytes_read)?;
     }
 }
