@@ -391,6 +391,34 @@ fn number_too_long_for_f64_is_not_a_panic() {
     assert_example(examples_of(&profile, RejectReason::MalformedJson), &path, 2, "");
 }
 
+/// Found by fuzzing (fuzz/, target `dataset_csv`): finite numbers near `f64::MAX` are profiled
+/// and every record is accounted for.
+#[test]
+fn numbers_near_f64_max_are_profiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir.path().join("huge.csv"), "x\n1e308\n0\n-1e308\n");
+    let profile = profile_ok(&[path], CSV);
+    assert_eq!((profile.records.read, profile.records.analysed), (3, 3));
+    let stats = profile.to_statistics();
+    assert_eq!(stats.feature("x").unwrap().inferred_type, InferredType::Fractional);
+    assert!(!stats.to_json().is_empty());
+}
+
+/// Found by fuzzing (fuzz/, target `dataset_csv`), not fixed yet: the squared deviations of
+/// finite values near `f64::MAX` overflow (the standard deviation, Welford's `delta * delta`) and
+/// so do the KLL bucket bounds; the writer writes the infinities as `null`, which the statistics
+/// reader refuses, so the baseline written cannot be read back by the analysis.
+#[test]
+#[ignore = "known bug (fuzz finding): std_dev and KLL bounds overflow to null for values near f64::MAX"]
+fn statistics_of_numbers_near_f64_max_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir.path().join("huge.csv"), "x\n1e308\n0\n-1e308\n");
+    let json = profile_ok(&[path], CSV).to_statistics().to_json();
+    if let Err(err) = Statistics::from_json_slice(json.as_bytes(), "statistics.json") {
+        panic!("the statistics written do not read back: {err}\n{json}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON Lines
 
