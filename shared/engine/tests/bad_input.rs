@@ -391,6 +391,38 @@ fn number_too_long_for_f64_is_not_a_panic() {
     assert_example(examples_of(&profile, RejectReason::MalformedJson), &path, 2, "");
 }
 
+/// Found by fuzzing (fuzz/, target `dataset_csv`): finite numbers near `f64::MAX` are profiled
+/// and every record is accounted for.
+#[test]
+fn numbers_near_f64_max_are_profiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir.path().join("huge.csv"), "x\n1e308\n0\n-1e308\n");
+    let profile = profile_ok(&[path], CSV);
+    assert_eq!((profile.records.read, profile.records.analysed), (3, 3));
+    let stats = profile.to_statistics();
+    assert_eq!(stats.feature("x").unwrap().inferred_type, InferredType::Fractional);
+    assert!(!stats.to_json().is_empty());
+}
+
+/// Found by fuzzing (fuzz/, target `dataset_csv`): the squared deviations of finite values near
+/// `f64::MAX` overflow (the standard deviation, Welford's `delta * delta`), and so do the KLL
+/// bucket bounds; the writer writes those infinities as `null`, which the reader refused, so such
+/// a baseline could not be read back. The reader now takes `null` doubles as NaN.
+#[test]
+fn statistics_of_numbers_near_f64_max_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir.path().join("huge.csv"), "x\n1e308\n0\n-1e308\n");
+    let json = profile_ok(&[path], CSV).to_statistics().to_json();
+    let statistics = match Statistics::from_json_slice(json.as_bytes(), "statistics.json") {
+        Ok(statistics) => statistics,
+        Err(err) => panic!("the statistics written do not read back: {err}\n{json}"),
+    };
+    let numbers = statistics.features[0].numerical_statistics.as_ref().unwrap();
+    // The finite numbers stay exact; what overflowed is written as null and reads back as NaN.
+    assert_eq!((numbers.min, numbers.max, numbers.sum), (-1e308, 1e308, 0.0));
+    assert!(numbers.std_dev.is_nan(), "{json}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON Lines
 

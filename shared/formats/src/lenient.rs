@@ -24,3 +24,9 @@ pub fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Opti
         ))),
     }
 }
+
+/// A double, or `null`: the writer's spelling of a value that is not finite (a standard deviation
+/// that overflowed on numbers near `f64::MAX`, say), read back as NaN so such a baseline loads.
+pub fn double<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}

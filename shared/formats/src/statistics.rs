@@ -96,10 +96,15 @@ impl Common {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NumericalStatistics {
     pub common: Common,
+    #[serde(deserialize_with = "lenient::double")]
     pub mean: f64,
+    #[serde(deserialize_with = "lenient::double")]
     pub sum: f64,
+    #[serde(deserialize_with = "lenient::double")]
     pub std_dev: f64,
+    #[serde(deserialize_with = "lenient::double")]
     pub min: f64,
+    #[serde(deserialize_with = "lenient::double")]
     pub max: f64,
     #[serde(
         default,
@@ -129,9 +134,12 @@ pub struct KllDistribution {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct KllBucket {
+    #[serde(deserialize_with = "lenient::double")]
     pub lower_bound: f64,
+    #[serde(deserialize_with = "lenient::double")]
     pub upper_bound: f64,
     /// An estimate from the sketch; SageMaker writes it as a double.
+    #[serde(deserialize_with = "lenient::double")]
     pub count: f64,
 }
 
