@@ -111,10 +111,16 @@ async fn fire_due_schedules(scheduler: Arc<LocalScheduler>, runner: Arc<Analysis
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let due = match scheduler.due(Utc::now()) {
-            Ok(due) => due,
-            Err(err) => {
+        // `due` reads and writes the timers' file: off the async threads.
+        let timers = Arc::clone(&scheduler);
+        let due = match tokio::task::spawn_blocking(move || timers.due(Utc::now())).await {
+            Ok(Ok(due)) => due,
+            Ok(Err(err)) => {
                 tracing::error!(error = %err, "cannot read the local schedules");
+                continue;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "the schedule check failed");
                 continue;
             }
         };
