@@ -21,14 +21,14 @@ use modelmon_cloud::aws::{
 use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
 use modelmon_cloud::ports::ObjectStore;
-use modelmon_cloud::run::{run_baseline, AnalysisRunner, BaselineJob, RunResult, RunSettings, ScheduledRun};
+use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
 use modelmon_cloud::ObjectUri;
 use serde_json::{json, Value};
 
 use common::fault_proxy::{Fault, FaultProxy};
+use common::scenario::{self, ENDPOINT};
 use common::{sdk_config, unique};
 
-const ENDPOINT: &str = "churn-endpoint";
 const ANALYZE_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:modelmon-analyze";
 const PUT_ITEM: &str = "DynamoDB_20120810.PutItem";
 /// Only the conditional create of a record (an update's condition is on the version).
@@ -130,10 +130,6 @@ impl Stack {
         }
     }
 
-    fn uri(&self, key: &str) -> ObjectUri {
-        ObjectUri::parse(&format!("s3://{}/{key}", self.bucket)).unwrap()
-    }
-
     /// The proxy's pattern for an S3 request on this stack's bucket: `"PUT"`, `"reports/"`.
     fn s3(&self, method: &str, key: &str) -> String {
         format!("{method} /{}/{key}", self.bucket)
@@ -157,69 +153,16 @@ impl Stack {
 
     /// The baseline of `age,plan` training data, and a schedule `name` on it, hourly.
     async fn schedule(&self, name: &str) {
-        let csv: String = std::iter::once("age,plan".to_string())
-            .chain((0..400).map(|i| format!("{},{}", 20 + i % 40, if i % 3 == 0 { "pro" } else { "basic" })))
-            .collect::<Vec<_>>()
-            .join("\n");
-        self.store
-            .put(&self.uri("training/train.csv"), (csv + "\n").into_bytes(), "text/csv")
-            .await
-            .unwrap();
-        let job = BaselineJob {
-            dataset_source: self.uri("training/train.csv").to_string(),
-            dataset_format: r#"{"csv": {"header": true, "output_columns_position": "START"}}"#.into(),
-            output_path: self.uri("baseline").to_string(),
-        };
-        run_baseline(&self.store, &job, &modelmon_cloud::AllowedBuckets::any(), None)
-            .await
-            .unwrap();
+        scenario::baseline(&self.store, &self.bucket).await;
         self.ok("CreateMonitoringSchedule", self.create_request(name)).await;
     }
 
-    /// One capture file per minute of `hour`, CSV payloads `age,plan`; `drift` moves ages by 100.
     async fn capture(&self, hour: DateTime<Utc>, drift: bool) {
-        for minute in 0..60 {
-            let time = hour + Duration::minutes(minute);
-            let age = 20 + minute % 40 + if drift { 100 } else { 0 };
-            let record = json!({
-                "captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": format!("{age},basic"), "encoding": "CSV"}},
-                "eventMetadata": {"eventId": format!("e{minute}"), "inferenceTime": time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)},
-                "eventVersion": "0"
-            });
-            let key = format!(
-                "datacapture/{ENDPOINT}/AllTraffic/{}/{}.jsonl",
-                time.format("%Y/%m/%d/%H"),
-                time.format("%M-00-000-f")
-            );
-            self.store
-                .put(
-                    &self.uri(&key),
-                    (record.to_string() + "\n").into_bytes(),
-                    "application/jsonl",
-                )
-                .await
-                .unwrap();
-        }
+        scenario::capture(&self.store, &self.bucket, hour, drift).await
     }
 
     fn create_request(&self, name: &str) -> Value {
-        json!({
-            "MonitoringScheduleName": name,
-            "MonitoringScheduleConfig": {
-                "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
-                "MonitoringJobDefinition": {
-                    "BaselineConfig": {
-                        "ConstraintsResource": {"S3Uri": self.uri("baseline/constraints.json").to_string()},
-                        "StatisticsResource": {"S3Uri": self.uri("baseline/statistics.json").to_string()}
-                    },
-                    "MonitoringInputs": [{"EndpointInput": {"EndpointName": ENDPOINT, "LocalPath": "/opt/ml/processing/input"}}],
-                    "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {"S3Uri": self.uri("reports").to_string(), "LocalPath": "/opt/ml/processing/output"}}]},
-                    "MonitoringResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}},
-                    "MonitoringAppSpecification": {"ImageUri": "analyzer"},
-                    "RoleArn": "arn:aws:iam::123456789012:role/monitoring"
-                }
-            }
-        })
+        scenario::create_request(&self.bucket, name, "cron(0 * ? * * *)")
     }
 
     /// The schedule's DynamoDB item, read in moto directly.

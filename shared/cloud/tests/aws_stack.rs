@@ -20,9 +20,9 @@ use modelmon_cloud::run::{run_baseline, AnalysisRunner, BaselineJob, RunResult, 
 use modelmon_cloud::{AllowedBuckets, ObjectUri};
 use serde_json::{json, Value};
 
+use common::scenario::{self, ENDPOINT};
 use common::{sdk_config, unique};
 
-const ENDPOINT: &str = "churn-endpoint";
 const ANALYZE_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:modelmon-analyze";
 
 struct Stack {
@@ -91,7 +91,7 @@ impl Stack {
     }
 
     fn uri(&self, key: &str) -> ObjectUri {
-        ObjectUri::parse(&format!("s3://{}/{key}", self.bucket)).unwrap()
+        scenario::uri(&self.bucket, key)
     }
 
     async fn call(&self, operation: &str, body: Value) -> (u16, Value) {
@@ -112,71 +112,15 @@ impl Stack {
 
     /// The training data in S3, baselined by the baselining job.
     async fn baseline(&self) -> Value {
-        let csv: String = std::iter::once("age,plan".to_string())
-            .chain((0..400).map(|i| format!("{},{}", 20 + i % 40, if i % 3 == 0 { "pro" } else { "basic" })))
-            .collect::<Vec<_>>()
-            .join("\n");
-        self.store
-            .put(&self.uri("training/train.csv"), (csv + "\n").into_bytes(), "text/csv")
-            .await
-            .unwrap();
-        let job = BaselineJob {
-            dataset_source: self.uri("training/train.csv").to_string(),
-            dataset_format: r#"{"csv": {"header": true, "output_columns_position": "START"}}"#.into(),
-            output_path: self.uri("baseline").to_string(),
-        };
-        serde_json::to_value(
-            run_baseline(&self.store, &job, &AllowedBuckets::any(), None)
-                .await
-                .unwrap(),
-        )
-        .unwrap()
+        serde_json::to_value(scenario::baseline(&self.store, &self.bucket).await).unwrap()
     }
 
-    /// One capture file per minute of `hour`, CSV payloads `age,plan`; `drift` moves ages by 100.
     async fn capture(&self, hour: DateTime<Utc>, drift: bool) {
-        for minute in 0..60 {
-            let time = hour + Duration::minutes(minute);
-            let age = 20 + minute % 40 + if drift { 100 } else { 0 };
-            let record = json!({
-                "captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": format!("{age},basic"), "encoding": "CSV"}},
-                "eventMetadata": {"eventId": format!("e{minute}"), "inferenceTime": time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)},
-                "eventVersion": "0"
-            });
-            let key = format!(
-                "datacapture/{ENDPOINT}/AllTraffic/{}/{}.jsonl",
-                time.format("%Y/%m/%d/%H"),
-                time.format("%M-00-000-f")
-            );
-            self.store
-                .put(
-                    &self.uri(&key),
-                    (record.to_string() + "\n").into_bytes(),
-                    "application/jsonl",
-                )
-                .await
-                .unwrap();
-        }
+        scenario::capture(&self.store, &self.bucket, hour, drift).await
     }
 
     fn create_request(&self, name: &str, expression: &str) -> Value {
-        json!({
-            "MonitoringScheduleName": name,
-            "MonitoringScheduleConfig": {
-                "ScheduleConfig": {"ScheduleExpression": expression},
-                "MonitoringJobDefinition": {
-                    "BaselineConfig": {
-                        "ConstraintsResource": {"S3Uri": self.uri("baseline/constraints.json").to_string()},
-                        "StatisticsResource": {"S3Uri": self.uri("baseline/statistics.json").to_string()}
-                    },
-                    "MonitoringInputs": [{"EndpointInput": {"EndpointName": ENDPOINT, "LocalPath": "/opt/ml/processing/input"}}],
-                    "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {"S3Uri": self.uri("reports").to_string(), "LocalPath": "/opt/ml/processing/output"}}]},
-                    "MonitoringResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}},
-                    "MonitoringAppSpecification": {"ImageUri": "analyzer"},
-                    "RoleArn": "arn:aws:iam::123456789012:role/monitoring"
-                }
-            }
-        })
+        scenario::create_request(&self.bucket, name, expression)
     }
 
     async fn item(&self, name: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {

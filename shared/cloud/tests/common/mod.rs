@@ -3,9 +3,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-// Only aws_faults uses the proxy.
+// Only aws_faults uses the proxy; aws_stack and aws_faults the scenario.
 #[allow(dead_code)]
 pub mod fault_proxy;
+#[allow(dead_code)]
+pub mod scenario;
 
 /// The SDK configuration for the emulator; panics (failing the test) outside `infra/test.sh`.
 pub async fn sdk_config() -> aws_config::SdkConfig {
