@@ -2,7 +2,8 @@
 # Fuzzes modelmon's parsers with cargo-fuzz (libFuzzer): each target of fuzz/ for
 # SECONDS_PER_TARGET seconds (default 120), one process at a time, starting from the seed corpus
 # in fuzz/corpus/<target>/ plus the working corpus of earlier runs
-# ($CARGO_TARGET_DIR/fuzz-corpus/<target>/).
+# ($CARGO_TARGET_DIR/fuzz-corpus/<target>/). Run one instance at a time: two would share
+# libFuzzer's fuzz-0.log in fuzz/.
 # Prints the executions per target and fails if any target crashes; the crashing input is left in
 # fuzz/artifacts/<target>/.
 #
@@ -57,8 +58,8 @@ for target in "${targets[@]}"; do
     cargo fuzz run "$target" "$work" "corpus/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -jobs=1 -workers=1 -print_final_stats=1 \
         >"$log" 2>&1 || status=$?
-    executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
-    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+    executions=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)
     if [ "$status" -ne 0 ] || grep -q 'SUMMARY: \|panicked at\|deadly signal' "$log"; then
         echo "   CRASH (exit $status); log: $log"
         grep -m 5 'panicked at\|SUMMARY\|Test unit written' "$log" || tail -n 20 "$log"
