@@ -10,11 +10,9 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_scheduler::types::ScheduleState;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use modelmon_cloud::aws::{
-    create_group, create_table, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store, SchedulerSettings,
-};
+use modelmon_cloud::aws::{create_group, create_table, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store};
 use modelmon_cloud::control::api::handle;
-use modelmon_cloud::control::{ControlPlane, ControlSettings};
+use modelmon_cloud::control::ControlPlane;
 use modelmon_cloud::ports::ObjectStore;
 use modelmon_cloud::run::{run_baseline, AnalysisRunner, BaselineJob, RunResult, RunSettings, ScheduledRun};
 use modelmon_cloud::{AllowedBuckets, ObjectUri};
@@ -49,20 +47,9 @@ impl Stack {
         let bucket = unique("bucket");
         let s3 = S3Store::new(&sdk);
         s3.client.create_bucket().bucket(&bucket).send().await.unwrap();
-        let settings = SchedulerSettings {
-            group_name: group.clone(),
-            target_arn: ANALYZE_ARN.into(),
-            role_arn: "arn:aws:iam::123456789012:role/modelmon-scheduler".into(),
-            dead_letter_arn: None,
-            max_retry_attempts: 2,
-            max_event_age_seconds: 3600,
-        };
+        let settings = scenario::scheduler_settings(&group, ANALYZE_ARN);
         let table = Arc::new(DynamoTable::new(&sdk, &table_name));
-        let control = ControlSettings {
-            region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            max_schedules: 100,
-        };
+        let control = scenario::control_settings();
         let plane = Arc::new(ControlPlane::new(
             table.clone(),
             Arc::new(EventBridgeScheduler::new(&sdk, settings)),

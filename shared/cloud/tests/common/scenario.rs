@@ -5,12 +5,34 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use modelmon_cloud::aws::SchedulerSettings;
+use modelmon_cloud::control::ControlSettings;
 use modelmon_cloud::ports::ObjectStore;
 use modelmon_cloud::run::{run_baseline, BaselineJob, BaselineOutputs};
 use modelmon_cloud::{AllowedBuckets, ObjectUri};
 use serde_json::{json, Value};
 
 pub const ENDPOINT: &str = "churn-endpoint";
+
+/// The scheduler's settings for the tests' schedule group, invoking `target_arn`.
+pub fn scheduler_settings(group: &str, target_arn: &str) -> SchedulerSettings {
+    SchedulerSettings {
+        group_name: group.to_string(),
+        target_arn: target_arn.to_string(),
+        role_arn: "arn:aws:iam::123456789012:role/modelmon-scheduler".into(),
+        dead_letter_arn: None,
+        max_retry_attempts: 2,
+        max_event_age_seconds: 3600,
+    }
+}
+
+pub fn control_settings() -> ControlSettings {
+    ControlSettings {
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        max_schedules: 100,
+    }
+}
 
 pub fn uri(bucket: &str, key: &str) -> ObjectUri {
     ObjectUri::parse(&format!("s3://{bucket}/{key}")).unwrap()
