@@ -10,6 +10,7 @@
 //!   rejected with its file, line and reason. A record whose input and output encodings differ is
 //!   an error, as in SageMaker.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -133,11 +134,18 @@ fn read_capture_file(
     reading: &mut Reading<'_>,
 ) -> Result<(), EngineError> {
     let display = path.display();
+    let mut seen = Vec::new();
+    // The decoded rows of a line borrow from it; their buffers are kept (empty) between lines.
+    let mut spare: (Rows<'static>, Rows<'static>) = Default::default();
     for_each_line(path, |line_number, line, bytes_read| {
-        match read_capture_line(line, window) {
-            Ok(Line::Rows(rows)) => {
-                for row in rows {
-                    observe_row(profile, row);
+        let (mut rows, mut input_rows) = (
+            std::mem::take(&mut spare.0).recycle(),
+            std::mem::take(&mut spare.1).recycle(),
+        );
+        match read_capture_line(line, window, &mut rows, &mut input_rows) {
+            Ok(Line::Rows) => {
+                for row in rows.iter() {
+                    observe_row(profile, row, &mut seen);
                 }
             }
             Ok(Line::OutsideWindow) => summary.outside_window += 1,
@@ -153,6 +161,7 @@ fn read_capture_file(
                 })
             }
         }
+        spare = (rows.recycle(), input_rows.recycle());
         if line_number.is_multiple_of(PROGRESS_EVERY) {
             reading.report(bytes_read, profile.records.read);
         }
@@ -161,8 +170,9 @@ fn read_capture_file(
     Ok(())
 }
 
+/// What a capture line held; the rows of `Rows` are in the caller's buffer.
 enum Line {
-    Rows(Vec<PayloadRow>),
+    Rows,
     OutsideWindow,
     Shadow,
 }
@@ -174,24 +184,129 @@ enum LineError {
 
 /// Where a field goes: a named column, or the baseline feature at this position.
 #[derive(Debug, Clone, PartialEq)]
-enum Column {
-    Named(String),
+enum Column<'a> {
+    Named(Cow<'a, str>),
     Position(usize),
 }
 
+/// A field's value; text borrows from the capture line where it can.
 #[derive(Debug, Clone, PartialEq)]
-enum FieldValue {
-    Text(String),
+enum FieldValue<'a> {
+    Text(Cow<'a, str>),
     Json(Value),
     Missing,
 }
 
-/// A decoded payload row, before positions are named.
-type PayloadRow = Vec<(Column, FieldValue)>;
+/// A decoded field, before positions are named.
+type Field<'a> = (Column<'a>, FieldValue<'a>);
 
-type Decoded = Result<Vec<PayloadRow>, (RejectReason, String)>;
+/// A payload decoded into rows, or why it was rejected.
+type Decoded = Result<(), (RejectReason, String)>;
 
-fn read_capture_line(line: &[u8], window: Option<Window>) -> Result<Line, LineError> {
+/// Decoded payload rows: their fields one after another, and where each row ends. One pair of
+/// these serves every line of a file (see [`Rows::recycle`]): allocating rows for each record
+/// was a tenth of an analysis run.
+#[derive(Debug, Default)]
+struct Rows<'a> {
+    fields: Vec<Field<'a>>,
+    ends: Vec<usize>,
+}
+
+impl<'a> Rows<'a> {
+    fn push_row(&mut self, fields: impl IntoIterator<Item = Field<'a>>) {
+        self.fields.extend(fields);
+        self.ends.push(self.fields.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[Field<'a>]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(start, &end)| &self.fields[start..end])
+    }
+
+    /// Adds `other`'s rows, copying what they borrow (from text that is about to go).
+    fn extend_owned(&mut self, other: Rows<'_>) {
+        for row in other.iter() {
+            self.push_row(row.iter().map(|(column, value)| {
+                let column = match column {
+                    Column::Named(name) => Column::Named(Cow::Owned(name.to_string())),
+                    Column::Position(i) => Column::Position(*i),
+                };
+                let value = match value {
+                    FieldValue::Text(text) => FieldValue::Text(Cow::Owned(text.to_string())),
+                    FieldValue::Json(value) => FieldValue::Json(value.clone()),
+                    FieldValue::Missing => FieldValue::Missing,
+                };
+                (column, value)
+            }));
+        }
+    }
+
+    /// Moves the fields of `more`'s rows onto the ends of these rows, row by row (output columns
+    /// first); positions run on across both. `more` is left empty.
+    fn append_columns(&mut self, name: &str, more: &mut Rows<'a>) -> Result<(), String> {
+        if more.len() != self.len() {
+            return Err(format!(
+                "endpointOutput has {} rows but {name} has {}",
+                self.len(),
+                more.len()
+            ));
+        }
+        let after = |offset: usize| {
+            move |(column, value): Field<'a>| match column {
+                Column::Position(i) => (Column::Position(offset + i), value),
+                named => (named, value),
+            }
+        };
+        let mut theirs = more.fields.drain(..);
+        if let [end] = self.ends.as_mut_slice() {
+            // One row, the usual case: in place.
+            self.fields.extend(theirs.map(after(*end)));
+            *end = self.fields.len();
+        } else {
+            let mut mine = std::mem::take(&mut self.fields).into_iter();
+            let ends = std::mem::take(&mut self.ends);
+            self.fields.reserve(mine.len() + theirs.len());
+            let (mut my_start, mut their_start) = (0, 0);
+            for (&my_end, &their_end) in ends.iter().zip(&more.ends) {
+                let extra = theirs
+                    .by_ref()
+                    .take(their_end - their_start)
+                    .map(after(my_end - my_start));
+                self.push_row(mine.by_ref().take(my_end - my_start).chain(extra));
+                (my_start, their_start) = (my_end, their_end);
+            }
+        }
+        more.ends.clear();
+        Ok(())
+    }
+
+    /// These buffers, emptied, for rows of another line (`collect` of a `vec::IntoIter` into items
+    /// of the same layout reuses its allocation).
+    #[allow(
+        clippy::unnecessary_filter_map,
+        reason = "the item type changes (its lifetime), which `filter` cannot do"
+    )]
+    fn recycle<'b>(mut self) -> Rows<'b> {
+        self.fields.clear();
+        self.ends.clear();
+        Rows {
+            fields: self.fields.into_iter().filter_map(|_| None).collect(),
+            ends: self.ends,
+        }
+    }
+}
+
+/// Reads one capture line; its rows go to `rows` (`input_rows` is scratch space).
+fn read_capture_line<'a>(
+    line: &'a [u8],
+    window: Option<Window>,
+    rows: &mut Rows<'a>,
+    input_rows: &mut Rows<'a>,
+) -> Result<Line, LineError> {
     let text = std::str::from_utf8(line).map_err(|err| {
         LineError::Rejected(
             RejectReason::InvalidUtf8,
@@ -216,20 +331,8 @@ fn read_capture_line(line: &[u8], window: Option<Window>) -> Result<Line, LineEr
         return Ok(Line::OutsideWindow);
     }
     let capture = &record.capture_data;
-    let parts: Vec<(&str, &EventData)> = [
-        ("endpointOutput", &capture.endpoint_output),
-        ("endpointInput", &capture.endpoint_input),
-    ]
-    .into_iter()
-    .filter_map(|(name, part)| part.as_ref().map(|p| (name, p)))
-    .collect();
-    if parts.is_empty() {
-        return Err(LineError::Rejected(
-            RejectReason::BadPayload,
-            "captureData has neither endpointInput nor endpointOutput".to_string(),
-        ));
-    }
-    if let [(_, output), (_, input)] = parts.as_slice() {
+    let (output, input) = (capture.endpoint_output.as_ref(), capture.endpoint_input.as_ref());
+    if let (Some(output), Some(input)) = (output, input) {
         if output.encoding != input.encoding {
             return Err(LineError::Fatal(format!(
                 "Encoding mismatch: Encoding is {} for endpointInput, but Encoding is {} for endpointOutput. \
@@ -239,23 +342,41 @@ fn read_capture_line(line: &[u8], window: Option<Window>) -> Result<Line, LineEr
             )));
         }
     }
-    let mut decoded = Vec::with_capacity(parts.len());
-    for (name, part) in &parts {
-        let rows =
-            decode_part(part).map_err(|(reason, message)| LineError::Rejected(reason, format!("{name}: {message}")))?;
-        decoded.push((*name, rows));
+    let reject =
+        |name: &'static str| move |(reason, message)| LineError::Rejected(reason, format!("{name}: {message}"));
+    match (output, input) {
+        (None, None) => Err(LineError::Rejected(
+            RejectReason::BadPayload,
+            "captureData has neither endpointInput nor endpointOutput".to_string(),
+        )),
+        (Some(output), Some(input)) => {
+            decode_part(output, rows).map_err(reject("endpointOutput"))?;
+            decode_part(input, input_rows).map_err(reject("endpointInput"))?;
+            rows.append_columns("endpointInput", input_rows)
+                .map_err(|message| LineError::Rejected(RejectReason::BadPayload, message))?;
+            Ok(Line::Rows)
+        }
+        (Some(output), None) => decode_part(output, rows)
+            .map(|()| Line::Rows)
+            .map_err(reject("endpointOutput")),
+        (None, Some(input)) => decode_part(input, rows)
+            .map(|()| Line::Rows)
+            .map_err(reject("endpointInput")),
     }
-    let rows = combine(decoded).map_err(|message| LineError::Rejected(RejectReason::BadPayload, message))?;
-    Ok(Line::Rows(rows))
 }
 
-/// A payload's rows, each a list of (column, value).
-fn decode_part(part: &EventData) -> Decoded {
-    let content_type = part.observed_content_type.as_deref().unwrap_or("").to_ascii_lowercase();
-    let (text, is_csv) = match part.encoding {
-        Encoding::Csv => (part.data.clone(), true),
-        Encoding::Json => (part.data.clone(), false),
+/// Decodes a payload into `rows`, borrowing from the capture line where the payload is verbatim
+/// in it.
+fn decode_part<'a>(part: &EventData<'a>, rows: &mut Rows<'a>) -> Decoded {
+    match part.encoding {
+        Encoding::Csv => match &part.data {
+            Cow::Borrowed(text) => decode_csv(text, rows),
+            // Unescaped from JSON: the line does not hold the payload as it is.
+            Cow::Owned(text) => decode_csv_owned(text, rows),
+        },
+        Encoding::Json => decode_json(&part.data, rows),
         Encoding::Base64 => {
+            let content_type = part.observed_content_type.as_deref().unwrap_or("").to_ascii_lowercase();
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(part.data.trim())
                 .map_err(|err| (RejectReason::BadPayload, format!("data is not valid base64: {err}")))?;
@@ -266,46 +387,53 @@ fn decode_part(part: &EventData) -> Decoded {
                 )
             })?;
             if content_type.contains("csv") {
-                (text, true)
+                decode_csv_owned(&text, rows)
             } else if content_type.contains("json") {
-                (text, false)
+                decode_json(&text, rows)
             } else {
-                return Err((
+                Err((
                     RejectReason::BadPayload,
                     format!("base64 payload of content type `{content_type}` is neither CSV nor JSON"),
-                ));
+                ))
             }
         }
-    };
-    if is_csv {
-        decode_csv(&text)
-    } else {
-        decode_json(&text)
     }
 }
 
-fn decode_csv(text: &str) -> Decoded {
+/// [`decode_csv`] of text that does not outlive the call.
+fn decode_csv_owned(text: &str, rows: &mut Rows<'_>) -> Decoded {
+    let mut borrowed = Rows::default();
+    decode_csv(text, &mut borrowed)?;
+    rows.extend_owned(borrowed);
+    Ok(())
+}
+
+/// The CSV field at position `i`; an empty one is missing.
+fn csv_field((i, text): (usize, &str)) -> Field<'_> {
+    let value = if text.is_empty() {
+        FieldValue::Missing
+    } else {
+        FieldValue::Text(Cow::Borrowed(text))
+    };
+    (Column::Position(i), value)
+}
+
+fn decode_csv<'a>(text: &'a str, rows: &mut Rows<'a>) -> Decoded {
     // An empty body (a model that answered nothing) is one row with its value missing.
     if text.trim().is_empty() {
-        return Ok(vec![vec![(Column::Position(0), FieldValue::Missing)]]);
+        rows.push_row([(Column::Position(0), FieldValue::Missing)]);
+        return Ok(());
     }
-    let field = |(i, text): (usize, &str)| {
-        let value = if text.is_empty() {
-            FieldValue::Missing
-        } else {
-            FieldValue::Text(text.to_string())
-        };
-        (Column::Position(i), value)
-    };
     // Most payloads quote nothing: split them directly. A CSV reader costs more to build than a
     // short payload costs to parse, and it was most of an analysis run's time.
     if !text.contains('"') {
-        return Ok(text
-            .lines()
-            .map(|line| line.strip_suffix('\r').unwrap_or(line))
-            .filter(|line| !line.is_empty())
-            .map(|line| line.split(',').enumerate().map(field).collect())
-            .collect());
+        for line in text.lines() {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if !line.is_empty() {
+                rows.push_row(line.split(',').enumerate().map(csv_field));
+            }
+        }
+        return Ok(());
     }
     // As at the end of a CSV file: in well-formed CSV every quote opens and closes a quoted field
     // (an escaped quote is a pair), so an odd count is a field that is never closed, which the
@@ -316,12 +444,19 @@ fn decode_csv(text: &str) -> Decoded {
             "CSV payload: a quoted field is never closed".to_string(),
         ));
     }
-    let rows = split_quoted_csv(text)
-        .map_err(|message| (RejectReason::BadPayload, format!("CSV payload: {message}")))?
-        .iter()
-        .map(|row| row.iter().map(String::as_str).enumerate().map(field).collect())
-        .collect();
-    Ok(rows)
+    let records =
+        split_quoted_csv(text).map_err(|message| (RejectReason::BadPayload, format!("CSV payload: {message}")))?;
+    for record in records {
+        rows.push_row(record.into_iter().enumerate().map(|(i, field)| {
+            let value = if field.is_empty() {
+                FieldValue::Missing
+            } else {
+                FieldValue::Text(Cow::Owned(field))
+            };
+            (Column::Position(i), value)
+        }));
+    }
+    Ok(())
 }
 
 thread_local! {
@@ -371,7 +506,7 @@ fn split_quoted_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
 
 /// A JSON payload: a flat object (columns by key), an array of scalars (by position), a scalar,
 /// an array of flat objects or arrays (several rows), or JSON Lines.
-fn decode_json(text: &str) -> Decoded {
+fn decode_json(text: &str, rows: &mut Rows<'_>) -> Decoded {
     let values: Vec<Value> = match serde_json::from_str::<Value>(text) {
         Ok(Value::Array(items)) if items.iter().all(|i| i.is_object() || i.is_array()) && !items.is_empty() => items,
         Ok(value) => vec![value],
@@ -387,14 +522,20 @@ fn decode_json(text: &str) -> Decoded {
                 )
             })?,
     };
-    values.into_iter().map(json_row).collect()
+    for value in values {
+        rows.push_row(json_row(value)?);
+    }
+    Ok(())
 }
 
-fn json_row(value: Value) -> Result<PayloadRow, (RejectReason, String)> {
+fn json_row(value: Value) -> Result<Vec<Field<'static>>, (RejectReason, String)> {
     match value {
         Value::Object(map) => map
             .into_iter()
-            .map(|(key, v)| Ok((Column::Named(key.clone()), scalar(v, &key)?)))
+            .map(|(key, v)| {
+                let value = scalar(v, &key)?;
+                Ok((Column::Named(Cow::Owned(key)), value))
+            })
             .collect(),
         Value::Array(items) => items
             .into_iter()
@@ -405,7 +546,7 @@ fn json_row(value: Value) -> Result<PayloadRow, (RejectReason, String)> {
     }
 }
 
-fn scalar(value: Value, field: &str) -> Result<FieldValue, (RejectReason, String)> {
+fn scalar(value: Value, field: &str) -> Result<FieldValue<'static>, (RejectReason, String)> {
     match value {
         Value::Array(_) | Value::Object(_) => Err((
             RejectReason::NestedValue,
@@ -415,39 +556,14 @@ fn scalar(value: Value, field: &str) -> Result<FieldValue, (RejectReason, String
     }
 }
 
-/// Joins output rows with input rows (output columns first); positions run on across both.
-fn combine(parts: Vec<(&str, Vec<PayloadRow>)>) -> Result<Vec<PayloadRow>, String> {
-    let mut parts = parts.into_iter();
-    let Some((_, mut rows)) = parts.next() else {
-        return Ok(Vec::new());
-    };
-    for (name, more) in parts {
-        if more.len() != rows.len() {
-            return Err(format!(
-                "endpointOutput has {} rows but {name} has {}",
-                rows.len(),
-                more.len()
-            ));
-        }
-        for (row, extra) in rows.iter_mut().zip(more) {
-            let offset = row.len();
-            row.extend(extra.into_iter().map(|(column, value)| match column {
-                Column::Position(i) => (Column::Position(offset + i), value),
-                named => (named, value),
-            }));
-        }
-    }
-    Ok(rows)
-}
-
-fn observe_row(profile: &mut DatasetProfile, row: PayloadRow) {
-    let mut seen = Vec::with_capacity(row.len());
+/// Adds one row to the profile; `seen` is scratch space kept across rows.
+fn observe_row(profile: &mut DatasetProfile, row: &[Field<'_>], seen: &mut Vec<usize>) {
+    seen.clear();
     for (column, value) in row {
-        let name = match column {
-            Column::Named(name) => name,
-            Column::Position(i) => profile.positional_name(i),
+        let i = match column {
+            Column::Named(name) => profile.column_index(name),
+            Column::Position(position) => profile.positional_column(*position),
         };
-        let i = profile.column_index(&name);
         // A key of the output and a position of the input can name the same column: one record
         // holds one value per column, the first (output columns come first).
         if seen.contains(&i) {
@@ -456,8 +572,8 @@ fn observe_row(profile: &mut DatasetProfile, row: PayloadRow) {
         seen.push(i);
         let column = &mut profile.columns[i];
         match value {
-            FieldValue::Text(text) => column.observe_text(&text),
-            FieldValue::Json(value) => column.observe_json(&value),
+            FieldValue::Text(text) => column.observe_text(text),
+            FieldValue::Json(value) => column.observe_json(value),
             FieldValue::Missing => {}
         }
     }
@@ -496,12 +612,27 @@ mod tests {
         assert_eq!(hour_folder(&trail[..5]), None);
     }
 
+    /// The rows of a CSV payload, as owned values.
+    fn csv_rows(text: &str) -> Vec<Vec<FieldValue<'static>>> {
+        let mut rows = Rows::default();
+        decode_csv(text, &mut rows).expect("a well-formed payload");
+        rows.iter()
+            .map(|row| row.iter().map(|(_, value)| value.clone()).map(owned_value).collect())
+            .collect()
+    }
+
+    fn owned_value(value: FieldValue<'_>) -> FieldValue<'static> {
+        match value {
+            FieldValue::Text(text) => FieldValue::Text(Cow::Owned(text.into_owned())),
+            FieldValue::Json(value) => FieldValue::Json(value),
+            FieldValue::Missing => FieldValue::Missing,
+        }
+    }
+
     #[test]
     fn an_empty_csv_body_is_one_row_with_its_value_missing() {
-        let rows = decode_csv("").unwrap_or_default();
-        assert_eq!(rows, vec![vec![(Column::Position(0), FieldValue::Missing)]]);
-        let rows = decode_csv("1,2\n3,4\n").unwrap_or_default();
-        assert_eq!(rows.len(), 2);
+        assert_eq!(csv_rows(""), vec![vec![FieldValue::Missing]]);
+        assert_eq!(csv_rows("1,2\n3,4\n").len(), 2);
     }
 
     #[test]
@@ -516,7 +647,6 @@ mod tests {
             "\"multi\nline\",2\n3,\"4\"",
             "1,\"2\"\r\n\r\n3,4\r\n",
         ] {
-            let fast = decode_csv(text).unwrap_or_default();
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
@@ -525,12 +655,12 @@ mod tests {
                 .records()
                 .map(|r| r.unwrap().iter().map(str::to_string).collect())
                 .collect();
-            let got: Vec<Vec<String>> = fast
+            let got: Vec<Vec<String>> = csv_rows(text)
                 .iter()
                 .map(|row| {
                     row.iter()
-                        .map(|(_, v)| match v {
-                            FieldValue::Text(t) => t.clone(),
+                        .map(|value| match value {
+                            FieldValue::Text(t) => t.to_string(),
                             _ => String::new(),
                         })
                         .collect()
@@ -538,7 +668,56 @@ mod tests {
                 .collect();
             assert_eq!(got, expected, "payload {text:?}");
         }
-        let quoted = decode_csv("\"a,b\",c").unwrap_or_default();
-        assert_eq!(quoted[0][0].1, FieldValue::Text("a,b".to_string()));
+        assert_eq!(csv_rows("\"a,b\",c")[0][0], FieldValue::Text(Cow::Borrowed("a,b")));
+    }
+
+    /// Output and input rows joined as SageMaker's analyzer does: output columns first, positions
+    /// running on, named columns kept; several rows pair up row by row.
+    #[test]
+    fn input_columns_follow_output_columns_row_by_row() {
+        let mut output = Rows::default();
+        decode_csv("0.5\n0.7", &mut output).unwrap();
+        let mut input = Rows::default();
+        decode_json(r#"[{"a":1,"b":"x"},{"a":2,"b":"y"}]"#, &mut input).unwrap();
+        output.append_columns("endpointInput", &mut input).unwrap();
+        let columns: Vec<Vec<Column<'_>>> = output
+            .iter()
+            .map(|row| row.iter().map(|(c, _)| c.clone()).collect())
+            .collect();
+        let named = |name: &'static str| Column::Named(Cow::Borrowed(name));
+        assert_eq!(columns, vec![vec![Column::Position(0), named("a"), named("b")]; 2]);
+        assert_eq!(
+            output.iter().nth(1).unwrap()[1].1,
+            FieldValue::Json(serde_json::json!(2))
+        );
+        assert!(input.fields.is_empty() && input.ends.is_empty());
+
+        let mut one = Rows::default();
+        decode_csv("1", &mut one).unwrap();
+        let mut more = Rows::default();
+        decode_csv("2,3", &mut more).unwrap();
+        one.append_columns("endpointInput", &mut more).unwrap();
+        let positions: Vec<Column<'_>> = one.iter().next().unwrap().iter().map(|(c, _)| c.clone()).collect();
+        assert_eq!(
+            positions,
+            vec![Column::Position(0), Column::Position(1), Column::Position(2)]
+        );
+
+        let mut two = Rows::default();
+        decode_csv("1\n2", &mut two).unwrap();
+        let mut three = Rows::default();
+        decode_csv("1\n2\n3", &mut three).unwrap();
+        let error = two.append_columns("endpointInput", &mut three).unwrap_err();
+        assert_eq!(error, "endpointOutput has 2 rows but endpointInput has 3");
+    }
+
+    #[test]
+    fn recycled_rows_keep_their_allocation() {
+        let mut rows = Rows::default();
+        decode_csv("1,2,3,4,5,6,7,8", &mut rows).unwrap();
+        let capacity = rows.fields.capacity();
+        let recycled: Rows<'static> = rows.recycle();
+        assert!(recycled.fields.is_empty() && recycled.ends.is_empty());
+        assert_eq!(recycled.fields.capacity(), capacity);
     }
 }

@@ -1,30 +1,43 @@
 //! Exact value counts for low-cardinality columns, given up once a column has too many values.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
+use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// SageMaker (Deequ's `lowCardinalityHistogramThreshold`) keeps a categorical histogram only
 /// for columns with at most this many distinct values.
 pub const MAX_CATEGORIES: usize = 120;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "CategoryState", into = "CategoryState")]
 pub struct CategoryCounts {
-    /// xxh3 rather than SipHash: this map is probed once per value of every column.
-    counts: HashMap<String, u64, Xxh3DefaultBuilder>,
+    /// Keyed by the value's XXH3 hash, which the caller has computed already for the distinct
+    /// count: this table is probed once per value of every column, and hashing twice showed.
+    counts: HashTable<(u64, String, u64)>,
     overflowed: bool,
 }
 
 impl CategoryCounts {
     pub fn observe(&mut self, value: &str) {
+        self.observe_hashed(value, xxh3_64(value.as_bytes()));
+    }
+
+    /// Counts `value`, whose `xxh3_64` is `hash`.
+    pub fn observe_hashed(&mut self, value: &str, hash: u64) {
+        self.add(value, hash, 1);
+    }
+
+    fn add(&mut self, value: &str, hash: u64, count: u64) {
         if self.overflowed {
             return;
         }
-        if let Some(count) = self.counts.get_mut(value) {
-            *count += 1;
+        if let Some((_, _, existing)) = self.counts.find_mut(hash, |(h, v, _)| *h == hash && v == value) {
+            *existing += count;
         } else if self.counts.len() < MAX_CATEGORIES {
-            self.counts.insert(value.to_string(), 1);
+            self.counts
+                .insert_unique(hash, (hash, value.to_string(), count), |(h, _, _)| *h);
         } else {
             self.give_up();
         }
@@ -37,21 +50,15 @@ impl CategoryCounts {
 
     fn give_up(&mut self) {
         self.overflowed = true;
-        self.counts = HashMap::default();
+        self.counts = HashTable::new();
     }
 
     pub fn merge(&mut self, other: &CategoryCounts) {
         if other.overflowed {
             self.give_up();
         }
-        if self.overflowed {
-            return;
-        }
-        for (value, count) in &other.counts {
-            *self.counts.entry(value.clone()).or_insert(0) += count;
-        }
-        if self.counts.len() > MAX_CATEGORIES {
-            self.give_up();
+        for (hash, value, count) in &other.counts {
+            self.add(value, *hash, *count);
         }
     }
 
@@ -61,9 +68,100 @@ impl CategoryCounts {
         if self.overflowed {
             return None;
         }
-        let mut buckets: Vec<(String, u64)> = self.counts.iter().map(|(v, c)| (v.clone(), *c)).collect();
+        let mut buckets: Vec<(String, u64)> = self.counts.iter().map(|(_, v, c)| (v.clone(), *c)).collect();
         buckets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Some(buckets)
+    }
+}
+
+/// A set of values looked up by their `xxh3_64` hash, which the caller has computed already.
+#[derive(Debug, Clone, Default)]
+pub struct ValueSet {
+    values: HashTable<(u64, String)>,
+}
+
+impl ValueSet {
+    /// Whether `value`, whose `xxh3_64` is `hash`, is in the set.
+    pub fn contains(&self, value: &str, hash: u64) -> bool {
+        self.values.find(hash, |(h, v)| *h == hash && v == value).is_some()
+    }
+
+    /// The values, sorted.
+    pub fn sorted(&self) -> Vec<&str> {
+        let mut values: Vec<&str> = self.values.iter().map(|(_, v)| v.as_str()).collect();
+        values.sort_unstable();
+        values
+    }
+}
+
+impl FromIterator<String> for ValueSet {
+    fn from_iter<I: IntoIterator<Item = String>>(values: I) -> Self {
+        let mut set = ValueSet::default();
+        for value in values {
+            let hash = xxh3_64(value.as_bytes());
+            if !set.contains(&value, hash) {
+                set.values.insert_unique(hash, (hash, value), |(h, _)| *h);
+            }
+        }
+        set
+    }
+}
+
+impl PartialEq for ValueSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.sorted() == other.sorted()
+    }
+}
+
+impl Serialize for ValueSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.sorted().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ValueSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Vec::<String>::deserialize(deserializer)?.into_iter().collect())
+    }
+}
+
+impl PartialEq for CategoryCounts {
+    fn eq(&self, other: &Self) -> bool {
+        self.histogram() == other.histogram()
+    }
+}
+
+/// Serialised form of [`CategoryCounts`]: the counts by value.
+#[derive(Serialize, Deserialize)]
+struct CategoryState {
+    counts: BTreeMap<String, u64>,
+    overflowed: bool,
+}
+
+impl From<CategoryState> for CategoryCounts {
+    fn from(state: CategoryState) -> Self {
+        let mut counts = CategoryCounts::default();
+        for (value, count) in &state.counts {
+            counts.add(value, xxh3_64(value.as_bytes()), *count);
+        }
+        counts.overflowed |= state.overflowed;
+        if counts.overflowed {
+            counts.give_up();
+        }
+        counts
+    }
+}
+
+impl From<CategoryCounts> for CategoryState {
+    fn from(counts: CategoryCounts) -> Self {
+        Self {
+            counts: counts
+                .counts
+                .into_iter()
+                .map(|(_, value, count)| (value, count))
+                .collect(),
+            overflowed: counts.overflowed,
+        }
     }
 }
 
@@ -108,5 +206,17 @@ mod tests {
         assert_eq!(same.histogram().unwrap()[0].1, 2);
         a.merge(&b);
         assert_eq!(a.histogram(), None);
+    }
+
+    #[test]
+    fn value_set_finds_its_values_by_hash_and_round_trips() {
+        let set: ValueSet = ["b", "a", "b", "c"].map(String::from).into_iter().collect();
+        assert_eq!(set.sorted(), ["a", "b", "c"]);
+        assert!(set.contains("a", xxh3_64(b"a")));
+        assert!(!set.contains("d", xxh3_64(b"d")));
+        assert!(!set.contains("a", xxh3_64(b"b")), "a wrong hash finds nothing");
+        let json = serde_json::to_string(&set).unwrap();
+        assert_eq!(json, r#"["a","b","c"]"#);
+        assert_eq!(serde_json::from_str::<ValueSet>(&json).unwrap(), set);
     }
 }

@@ -13,14 +13,16 @@ use modelmon_formats::{
     StringDistribution, StringStatistics,
 };
 use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
 
 pub use account::{RecordAccount, RejectReason, Rejections};
 pub use categories::{CategoryCounts, MAX_CATEGORIES};
 pub use numeric::NumericSummary;
 
 use crate::sketch::{HyperLogLog, DEFAULT_BUCKET_COUNT};
-use crate::types::{classify, parse_number, KindCounts, ValueKind};
+use crate::types::{typed_value, KindCounts, ValueKind};
 use crate::EngineError;
+pub use categories::ValueSet;
 
 /// Everything known about one column so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,7 +102,7 @@ impl KindExamples {
 /// Values inside and outside a baseline domain (the allowed values of a categorical column).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DomainTally {
-    pub domain: std::collections::HashSet<String>,
+    pub domain: ValueSet,
     pub inside: u64,
     pub outside: u64,
     /// The first few values outside the domain.
@@ -115,8 +117,9 @@ impl DomainTally {
         }
     }
 
-    fn observe(&mut self, text: &str) {
-        if self.domain.contains(text) {
+    /// Counts `text`, whose `xxh3_64` is `hash`.
+    fn observe(&mut self, text: &str, hash: u64) {
+        if self.domain.contains(text, hash) {
             self.inside += 1;
         } else {
             self.outside += 1;
@@ -152,23 +155,14 @@ impl ColumnProfile {
 
     /// A present value given as text (CSV fields, JSON strings): typed by Deequ's patterns.
     pub fn observe_text(&mut self, text: &str) {
-        let kind = classify(text);
-        let number = match kind {
-            ValueKind::Integral | ValueKind::Fractional => parse_number(text).filter(|v| v.is_finite()),
-            _ => None,
-        };
-        // A digit string too long for f64 (e.g. 400 digits) is not a usable number.
-        let kind = if number.is_none() && matches!(kind, ValueKind::Integral | ValueKind::Fractional) {
-            ValueKind::String
-        } else {
-            kind
-        };
+        let (kind, number) = typed_value(text);
         self.record_kind(kind, number);
         self.examples.offer(kind, || text.to_string());
-        self.distinct.insert(text.as_bytes());
-        self.categories.observe(text);
+        let hash = xxh3_64(text.as_bytes());
+        self.distinct.insert_hash(hash);
+        self.categories.observe_hashed(text, hash);
         if let Some(domain) = &mut self.domain {
-            domain.observe(text);
+            domain.observe(text, hash);
         }
     }
 
@@ -185,7 +179,7 @@ impl ColumnProfile {
         let text = number_text(value, kind);
         self.examples.offer(kind, || text.clone());
         if let Some(domain) = &mut self.domain {
-            domain.observe(&text);
+            domain.observe(&text, xxh3_64(text.as_bytes()));
         }
         self.categories.observe(&text);
     }
@@ -361,6 +355,10 @@ pub struct DatasetProfile {
     /// Names for columns known only by position (header-less CSV): the baseline's features.
     #[serde(skip)]
     positional_names: Vec<String>,
+    /// The column of each position seen so far (`usize::MAX` for one not seen): looked up for
+    /// every field of every capture record, where building the name and hashing it showed.
+    #[serde(skip)]
+    positional_columns: Vec<usize>,
 }
 
 impl DatasetProfile {
@@ -394,6 +392,7 @@ impl DatasetProfile {
     /// Spark's `_c0`, `_c1`, ... so batch data lines up with its baseline.
     pub fn with_positional_names(mut self, names: Vec<String>) -> Self {
         self.positional_names = names;
+        self.positional_columns.clear();
         self
     }
 
@@ -403,6 +402,22 @@ impl DatasetProfile {
             .get(position)
             .cloned()
             .unwrap_or_else(|| format!("_c{position}"))
+    }
+
+    /// The index of the column at `position` when the data does not name it, adding it if new.
+    pub fn positional_column(&mut self, position: usize) -> usize {
+        if self.index.len() != self.columns.len() {
+            self.rebuild_index();
+        }
+        if let Some(&i) = self.positional_columns.get(position).filter(|&&i| i != usize::MAX) {
+            return i;
+        }
+        let i = self.column_index(&self.positional_name(position));
+        if self.positional_columns.len() <= position {
+            self.positional_columns.resize(position + 1, usize::MAX);
+        }
+        self.positional_columns[position] = i;
+        i
     }
 
     /// The position of column `name`, adding it (with every earlier record missing it) if new.
@@ -424,6 +439,7 @@ impl DatasetProfile {
     }
 
     fn rebuild_index(&mut self) {
+        self.positional_columns.clear();
         self.index = self
             .columns
             .iter()

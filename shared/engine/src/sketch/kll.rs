@@ -240,12 +240,45 @@ impl KllSketch {
         let items = &mut below[level];
         let next = &mut above[0];
         let even = items.len() - items.len() % 2;
-        items[..even].sort_unstable_by(f64::total_cmp);
+        // Above level 0 a buffer is a few sorted runs (one per compaction below), which a
+        // run-detecting merge sort finishes in near-linear time.
+        sort_total_order(&mut items[..even], level > 0);
         next.extend(items[..even].iter().skip(offset).step_by(2));
         // Removing the prefix keeps the odd item, which is the last one in buffer order.
         items.drain(..even);
         self.retained -= even / 2;
     }
+}
+
+/// Sorts values in `f64::total_cmp` order (Java's `Arrays.sort`, which Deequ uses, agrees: -0.0
+/// before 0.0). Sorting the values' ordered bits as integers takes half the time of comparing
+/// floats, and compaction sorting was a quarter of a baseline's CPU. Equal keys are equal bits, so
+/// a stable and an unstable sort give the same result.
+fn sort_total_order(values: &mut [f64], has_sorted_runs: bool) {
+    let mut keys: Vec<u64> = values.iter().map(|&v| ordered_bits(v)).collect();
+    if has_sorted_runs {
+        keys.sort();
+    } else {
+        keys.sort_unstable();
+    }
+    for (value, &key) in values.iter_mut().zip(&keys) {
+        *value = from_ordered_bits(key);
+    }
+}
+
+/// The bits of `value` as an integer whose unsigned order is `f64::total_cmp`'s: negatives have
+/// all bits flipped, the rest only the sign bit.
+fn ordered_bits(value: f64) -> u64 {
+    let bits = value.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+fn from_ordered_bits(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
 }
 
 /// Weight of one item of `level`.
@@ -473,6 +506,46 @@ mod tests {
             sketch.retained,
             sketch.total_capacity
         );
+    }
+
+    #[test]
+    fn integer_key_sort_is_total_order() {
+        let specials = [
+            -0.0,
+            0.0,
+            -1e-310,
+            1e-310,
+            f64::MIN,
+            f64::MAX,
+            -1.5,
+            1.5,
+            3.0,
+            -3.0,
+            0.0,
+            -0.0,
+        ];
+        let mut state = 7u64;
+        let mut values: Vec<f64> = specials.to_vec();
+        values.extend((0..3000).map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            f64::from_bits(state)
+        }));
+        values.retain(|v| v.is_finite());
+        for has_runs in [false, true] {
+            let mut expected = values.clone();
+            expected.sort_by(f64::total_cmp);
+            let mut sorted = values.clone();
+            if has_runs {
+                let half = sorted.len() / 2;
+                sorted[..half].sort_by(f64::total_cmp);
+                sorted[half..].sort_by(f64::total_cmp);
+            }
+            sort_total_order(&mut sorted, has_runs);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&sorted), bits(&expected), "has_runs {has_runs}");
+        }
     }
 
     #[test]
