@@ -16,13 +16,12 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 pub use account::{RecordAccount, RejectReason, Rejections};
-pub use categories::{CategoryCounts, MAX_CATEGORIES};
+pub use categories::{CategoryCounts, ValueSet, MAX_CATEGORIES};
 pub use numeric::NumericSummary;
 
 use crate::sketch::{HyperLogLog, DEFAULT_BUCKET_COUNT};
 use crate::types::{typed_value, KindCounts, ValueKind};
 use crate::EngineError;
-pub use categories::ValueSet;
 
 /// Everything known about one column so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,10 +177,11 @@ impl ColumnProfile {
         }
         let text = number_text(value, kind);
         self.examples.offer(kind, || text.clone());
+        let hash = xxh3_64(text.as_bytes());
         if let Some(domain) = &mut self.domain {
-            domain.observe(&text, xxh3_64(text.as_bytes()));
+            domain.observe(&text, hash);
         }
-        self.categories.observe(&text);
+        self.categories.observe_hashed(&text, hash);
     }
 
     /// A flat JSON value: `null` is missing, a number is Integral or Fractional by its JSON form, a
@@ -355,10 +355,10 @@ pub struct DatasetProfile {
     /// Names for columns known only by position (header-less CSV): the baseline's features.
     #[serde(skip)]
     positional_names: Vec<String>,
-    /// The column of each position seen so far (`usize::MAX` for one not seen): looked up for
-    /// every field of every capture record, where building the name and hashing it showed.
+    /// The column of each position seen so far: looked up for every field of every capture
+    /// record, where building the name and hashing it showed.
     #[serde(skip)]
-    positional_columns: Vec<usize>,
+    positional_columns: Vec<Option<usize>>,
 }
 
 impl DatasetProfile {
@@ -409,14 +409,14 @@ impl DatasetProfile {
         if self.index.len() != self.columns.len() {
             self.rebuild_index();
         }
-        if let Some(&i) = self.positional_columns.get(position).filter(|&&i| i != usize::MAX) {
+        if let Some(&Some(i)) = self.positional_columns.get(position) {
             return i;
         }
         let i = self.column_index(&self.positional_name(position));
         if self.positional_columns.len() <= position {
-            self.positional_columns.resize(position + 1, usize::MAX);
+            self.positional_columns.resize(position + 1, None);
         }
-        self.positional_columns[position] = i;
+        self.positional_columns[position] = Some(i);
         i
     }
 
