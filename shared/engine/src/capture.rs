@@ -200,12 +200,26 @@ enum FieldValue<'a> {
 /// A decoded field, before positions are named.
 type Field<'a> = (Column<'a>, FieldValue<'a>);
 
+/// The same field, no longer borrowing (an owned text is moved, not copied).
+fn owned_field((column, value): Field<'_>) -> Field<'static> {
+    let column = match column {
+        Column::Named(name) => Column::Named(Cow::Owned(name.into_owned())),
+        Column::Position(i) => Column::Position(i),
+    };
+    let value = match value {
+        FieldValue::Text(text) => FieldValue::Text(Cow::Owned(text.into_owned())),
+        FieldValue::Json(value) => FieldValue::Json(value),
+        FieldValue::Missing => FieldValue::Missing,
+    };
+    (column, value)
+}
+
 /// A payload decoded into rows, or why it was rejected.
 type Decoded = Result<(), (RejectReason, String)>;
 
 /// Decoded payload rows: their fields one after another, and where each row ends. One pair of
 /// these serves every line of a file (see [`Rows::recycle`]): allocating rows for each record
-/// was a tenth of an analysis run.
+/// cost an analysis run 7% of its time.
 #[derive(Debug, Default)]
 struct Rows<'a> {
     fields: Vec<Field<'a>>,
@@ -229,20 +243,13 @@ impl<'a> Rows<'a> {
 
     /// Adds `other`'s rows, copying what they borrow (from text that is about to go).
     fn extend_owned(&mut self, other: Rows<'_>) {
-        for row in other.iter() {
-            self.push_row(row.iter().map(|(column, value)| {
-                let column = match column {
-                    Column::Named(name) => Column::Named(Cow::Owned(name.to_string())),
-                    Column::Position(i) => Column::Position(*i),
-                };
-                let value = match value {
-                    FieldValue::Text(text) => FieldValue::Text(Cow::Owned(text.to_string())),
-                    FieldValue::Json(value) => FieldValue::Json(value.clone()),
-                    FieldValue::Missing => FieldValue::Missing,
-                };
-                (column, value)
-            }));
-        }
+        let base = self.fields.len();
+        let owned = other
+            .fields
+            .into_iter()
+            .map(|field| -> Field<'a> { owned_field(field) });
+        self.fields.extend(owned);
+        self.ends.extend(other.ends.iter().map(|end| base + end));
     }
 
     /// Moves the fields of `more`'s rows onto the ends of these rows, row by row (output columns
@@ -409,11 +416,11 @@ fn decode_csv_owned(text: &str, rows: &mut Rows<'_>) -> Decoded {
 }
 
 /// The CSV field at position `i`; an empty one is missing.
-fn csv_field((i, text): (usize, &str)) -> Field<'_> {
+fn csv_field(i: usize, text: Cow<'_, str>) -> Field<'_> {
     let value = if text.is_empty() {
         FieldValue::Missing
     } else {
-        FieldValue::Text(Cow::Borrowed(text))
+        FieldValue::Text(text)
     };
     (Column::Position(i), value)
 }
@@ -430,7 +437,11 @@ fn decode_csv<'a>(text: &'a str, rows: &mut Rows<'a>) -> Decoded {
         for line in text.lines() {
             let line = line.strip_suffix('\r').unwrap_or(line);
             if !line.is_empty() {
-                rows.push_row(line.split(',').enumerate().map(csv_field));
+                rows.push_row(
+                    line.split(',')
+                        .enumerate()
+                        .map(|(i, field)| csv_field(i, Cow::Borrowed(field))),
+                );
             }
         }
         return Ok(());
@@ -447,14 +458,12 @@ fn decode_csv<'a>(text: &'a str, rows: &mut Rows<'a>) -> Decoded {
     let records =
         split_quoted_csv(text).map_err(|message| (RejectReason::BadPayload, format!("CSV payload: {message}")))?;
     for record in records {
-        rows.push_row(record.into_iter().enumerate().map(|(i, field)| {
-            let value = if field.is_empty() {
-                FieldValue::Missing
-            } else {
-                FieldValue::Text(Cow::Owned(field))
-            };
-            (Column::Position(i), value)
-        }));
+        rows.push_row(
+            record
+                .into_iter()
+                .enumerate()
+                .map(|(i, field)| csv_field(i, Cow::Owned(field))),
+        );
     }
     Ok(())
 }
@@ -617,16 +626,8 @@ mod tests {
         let mut rows = Rows::default();
         decode_csv(text, &mut rows).expect("a well-formed payload");
         rows.iter()
-            .map(|row| row.iter().map(|(_, value)| value.clone()).map(owned_value).collect())
+            .map(|row| row.iter().map(|field| owned_field(field.clone()).1).collect())
             .collect()
-    }
-
-    fn owned_value(value: FieldValue<'_>) -> FieldValue<'static> {
-        match value {
-            FieldValue::Text(text) => FieldValue::Text(Cow::Owned(text.into_owned())),
-            FieldValue::Json(value) => FieldValue::Json(value),
-            FieldValue::Missing => FieldValue::Missing,
-        }
     }
 
     #[test]

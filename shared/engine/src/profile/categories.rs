@@ -10,12 +10,52 @@ use xxhash_rust::xxh3::xxh3_64;
 /// for columns with at most this many distinct values.
 pub const MAX_CATEGORIES: usize = 120;
 
+/// Strings with a value each, looked up by their `xxh3_64` hash, which the caller has computed
+/// already (for the distinct count): these tables are probed once per value of every column, and
+/// hashing each value again showed.
+#[derive(Debug, Clone)]
+struct HashedStrings<V> {
+    entries: HashTable<(u64, String, V)>,
+}
+
+impl<V> Default for HashedStrings<V> {
+    fn default() -> Self {
+        Self {
+            entries: HashTable::new(),
+        }
+    }
+}
+
+impl<V> HashedStrings<V> {
+    fn get_mut(&mut self, key: &str, hash: u64) -> Option<&mut V> {
+        let (_, _, value) = self.entries.find_mut(hash, |(h, k, _)| *h == hash && k == key)?;
+        Some(value)
+    }
+
+    fn contains(&self, key: &str, hash: u64) -> bool {
+        self.entries.find(hash, |(h, k, _)| *h == hash && k == key).is_some()
+    }
+
+    /// Adds `key`, which must not be in the table yet.
+    fn insert_new(&mut self, key: String, hash: u64, value: V) {
+        self.entries.insert_unique(hash, (hash, key, value), |(h, _, _)| *h);
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, &str, &V)> {
+        self.entries
+            .iter()
+            .map(|(hash, key, value)| (*hash, key.as_str(), value))
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "CategoryState", into = "CategoryState")]
 pub struct CategoryCounts {
-    /// Keyed by the value's XXH3 hash, which the caller has computed already for the distinct
-    /// count: this table is probed once per value of every column, and hashing twice showed.
-    counts: HashTable<(u64, String, u64)>,
+    counts: HashedStrings<u64>,
     overflowed: bool,
 }
 
@@ -33,11 +73,10 @@ impl CategoryCounts {
         if self.overflowed {
             return;
         }
-        if let Some((_, _, existing)) = self.counts.find_mut(hash, |(h, v, _)| *h == hash && v == value) {
+        if let Some(existing) = self.counts.get_mut(value, hash) {
             *existing += count;
         } else if self.counts.len() < MAX_CATEGORIES {
-            self.counts
-                .insert_unique(hash, (hash, value.to_string(), count), |(h, _, _)| *h);
+            self.counts.insert_new(value.to_string(), hash, count);
         } else {
             self.give_up();
         }
@@ -50,15 +89,15 @@ impl CategoryCounts {
 
     fn give_up(&mut self) {
         self.overflowed = true;
-        self.counts = HashTable::new();
+        self.counts = HashedStrings::default();
     }
 
     pub fn merge(&mut self, other: &CategoryCounts) {
         if other.overflowed {
             self.give_up();
         }
-        for (hash, value, count) in &other.counts {
-            self.add(value, *hash, *count);
+        for (hash, value, count) in other.counts.iter() {
+            self.add(value, hash, *count);
         }
     }
 
@@ -68,7 +107,7 @@ impl CategoryCounts {
         if self.overflowed {
             return None;
         }
-        let mut buckets: Vec<(String, u64)> = self.counts.iter().map(|(_, v, c)| (v.clone(), *c)).collect();
+        let mut buckets: Vec<(String, u64)> = self.counts.iter().map(|(_, v, c)| (v.to_string(), *c)).collect();
         buckets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Some(buckets)
     }
@@ -77,18 +116,18 @@ impl CategoryCounts {
 /// A set of values looked up by their `xxh3_64` hash, which the caller has computed already.
 #[derive(Debug, Clone, Default)]
 pub struct ValueSet {
-    values: HashTable<(u64, String)>,
+    values: HashedStrings<()>,
 }
 
 impl ValueSet {
     /// Whether `value`, whose `xxh3_64` is `hash`, is in the set.
     pub fn contains(&self, value: &str, hash: u64) -> bool {
-        self.values.find(hash, |(h, v)| *h == hash && v == value).is_some()
+        self.values.contains(value, hash)
     }
 
     /// The values, sorted.
     pub fn sorted(&self) -> Vec<&str> {
-        let mut values: Vec<&str> = self.values.iter().map(|(_, v)| v.as_str()).collect();
+        let mut values: Vec<&str> = self.values.iter().map(|(_, v, _)| v).collect();
         values.sort_unstable();
         values
     }
@@ -100,7 +139,7 @@ impl FromIterator<String> for ValueSet {
         for value in values {
             let hash = xxh3_64(value.as_bytes());
             if !set.contains(&value, hash) {
-                set.values.insert_unique(hash, (hash, value), |(h, _)| *h);
+                set.values.insert_new(value, hash, ());
             }
         }
         set
@@ -157,6 +196,7 @@ impl From<CategoryCounts> for CategoryState {
         Self {
             counts: counts
                 .counts
+                .entries
                 .into_iter()
                 .map(|(_, value, count)| (value, count))
                 .collect(),
