@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+mod fast_path;
+
 /// One captured invocation (`captureData` + `eventMetadata`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -82,6 +84,17 @@ pub struct EventMetadata<'a> {
 impl EventMetadata<'_> {
     pub fn is_shadow(&self) -> bool {
         self.invocation_source.as_deref() == Some("ShadowExperiment")
+    }
+}
+
+impl<'a> CaptureRecord<'a> {
+    /// Reads one line of a capture file, borrowing from it. Usual lines take a fast path
+    /// ([`fast_path`]); any other goes to serde_json, which words the error when there is one.
+    pub fn from_line(line: &'a str) -> Result<Self, serde_json::Error> {
+        match fast_path::parse(line) {
+            Some(record) => Ok(record),
+            None => serde_json::from_str(line),
+        }
     }
 }
 
