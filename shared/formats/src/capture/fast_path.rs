@@ -1,6 +1,6 @@
 //! The usual capture line, read without serde: objects and plain strings in any key order, no
-//! escapes. serde_json took about a third of an analysis run's instructions on such lines, most of
-//! it in per-key and per-string overhead that a reader of this one shape does not need.
+//! escapes. serde_json took about a third of an analysis run's instructions on such lines; this
+//! reader takes two thirds of serde_json's instructions per line (callgrind, the bench capture).
 //!
 //! It answers only when serde would produce the same record: anything it does not handle (an
 //! escape, a number, `null`, an array, a duplicate or missing field, an unknown encoding, trailing
@@ -39,7 +39,7 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
 }
 
 /// Where a string's text ends: the first `"`, `\` or control character, eight bytes at a time
-/// (a byte loop was half of this reader's time).
+/// (a byte loop made this reader a third slower).
 fn string_end(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH_BITS: u64 = ONES * 0x80;
