@@ -89,7 +89,8 @@ impl EventMetadata<'_> {
 
 impl<'a> CaptureRecord<'a> {
     /// Reads one line of a capture file, borrowing from it. Usual lines take a fast path
-    /// ([`fast_path`]); any other goes to serde_json, which words the error when there is one.
+    /// (`capture/fast_path.rs`); any other goes to serde_json, which words the error when there
+    /// is one. Both read a line the same way.
     pub fn from_line(line: &'a str) -> Result<Self, serde_json::Error> {
         match fast_path::parse(line) {
             Some(record) => Ok(record),
