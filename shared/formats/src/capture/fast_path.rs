@@ -17,6 +17,11 @@ use super::{CaptureData, CaptureRecord, Encoding, EventData, EventMetadata};
 const MAX_SKIPPED_DEPTH: usize = 8;
 
 pub(super) fn parse(line: &str) -> Option<CaptureRecord<'_>> {
+    // An escape anywhere sends the line to serde_json anyway: decide with one scan rather than
+    // after reading most of the line (JSON payloads are escaped inside `data`).
+    if line.as_bytes().contains(&b'\\') {
+        return None;
+    }
     let mut scanner = Scanner { line, at: 0 };
     let (mut capture_data, mut event_metadata, mut event_version) = (None, None, None);
     scanner.object(|scanner, key| match key {
