@@ -19,7 +19,7 @@ const MAX_SKIPPED_DEPTH: usize = 8;
 pub(super) fn parse(line: &str) -> Option<CaptureRecord<'_>> {
     // An escape anywhere sends the line to serde_json anyway: decide with one scan rather than
     // after reading most of the line (JSON payloads are escaped inside `data`).
-    if line.as_bytes().contains(&b'\\') {
+    if memchr::memchr(b'\\', line.as_bytes()).is_some() {
         return None;
     }
     let mut scanner = Scanner { line, at: 0 };
