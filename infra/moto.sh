@@ -2,7 +2,7 @@
 #
 #   source infra/moto.sh
 #   moto_start          # starts moto_server on a free port, exports AWS_ENDPOINT_URL and friends
-#   cargo test -p modelmon-cloud --test aws_adapters
+#   cargo test -p modelmon-cloud --test it aws_adapters
 #   moto_stop           # also run by an EXIT trap that moto_start installs
 #
 # moto_start's `trap moto_stop EXIT` replaces an EXIT trap the caller had; a caller with its own

@@ -103,7 +103,7 @@ impl<'de> Deserialize<'de> for Pattern {
 pub(super) fn model() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| {
-        // The JSON is a compile-time constant that tests/api_validation.rs loads in full.
+        // The JSON is a compile-time constant that tests/it/api_validation.rs loads in full.
         serde_json::from_str(MODEL_JSON).expect("the embedded SageMaker model parses and its patterns compile")
     })
 }

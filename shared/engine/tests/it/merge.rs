@@ -2,7 +2,7 @@
 //! max, histograms and record accounts; within rounding for moments; within sketch error for
 //! quantiles and distinct counts. Expected values are computed here from the generated rows.
 
-mod common;
+use crate::common;
 
 use common::{feature, numerical, write};
 use std::collections::{BTreeMap, HashSet};

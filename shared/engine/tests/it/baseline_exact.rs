@@ -3,7 +3,7 @@
 //! counts, KLL buckets and sketch weights; and the input rules (no header, quoting, directories,
 //! several paths, JSON Lines, Parquet).
 
-mod common;
+use crate::common;
 
 use common::{feature, numerical, write};
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -3,7 +3,7 @@
 //! services themselves (the DynamoDB item, the EventBridge schedule, the S3 reports, the
 //! CloudWatch metrics).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

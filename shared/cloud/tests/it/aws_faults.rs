@@ -4,7 +4,7 @@
 //! ends as an error that says what failed, with no orphan records or timers, a Failed execution
 //! with the reason, and a retried run that counts once.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Output;
 
-mod common;
+use crate::common;
 
 use common::{assert_success, modelmon};
 use modelmon_formats::{CheckType, ConstraintViolations, Statistics};

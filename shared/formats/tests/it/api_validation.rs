@@ -4,7 +4,7 @@ use modelmon_formats::api::{is_known_operation, operation_names, validate_reques
 use modelmon_formats::FormatError;
 use serde_json::{json, Value};
 
-const MODEL_JSON: &str = include_str!("../src/api/sagemaker-model.json");
+const MODEL_JSON: &str = include_str!("../../src/api/sagemaker-model.json");
 
 const OPERATIONS: [&str; 12] = [
     "CreateDataQualityJobDefinition",

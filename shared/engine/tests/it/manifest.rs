@@ -1,6 +1,6 @@
 //! Batch-transform capture: manifests list data files; back-to-back windows read each once.
 
-mod common;
+use crate::common;
 
 use common::write;
 

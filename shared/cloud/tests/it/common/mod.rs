@@ -14,7 +14,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     if std::env::var("MODELMON_TEST_AWS").as_deref() != Ok("1") {
         panic!(
             "the AWS adapter tests need an AWS emulator: run them via infra/test.sh, or by hand with \
-             `source infra/moto.sh && moto_start && cargo test -p modelmon-cloud --test aws_adapters` \
+             `source infra/moto.sh && moto_start && cargo test -p modelmon-cloud --test it aws_` \
              (MODELMON_TEST_AWS=1 is not set)"
         );
     }

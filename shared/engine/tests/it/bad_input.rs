@@ -1,7 +1,7 @@
 //! Bad input: every record is either analysed or rejected with its reason and `file:line`, and
 //! every fatal problem is an error naming the file (and line). Nothing panics, nothing is lost.
 
-mod common;
+use crate::common;
 
 use common::write;
 use std::path::{Path, PathBuf};

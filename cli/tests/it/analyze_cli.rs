@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod common;
+use crate::common;
 
 use common::{assert_failure, assert_success, modelmon, write};
 use modelmon_engine::random::SplitMix64 as Rng;

@@ -1,7 +1,7 @@
 //! The AWS adapters against moto server (infra/moto.sh), checked through the ports and, where the
 //! port hides what was written, through the raw SDK clients.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

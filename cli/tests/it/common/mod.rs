@@ -1,5 +1,4 @@
 //! Running the `modelmon` binary as a user does, shared by the CLI tests.
-#![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Output;
 
-mod common;
+use crate::common;
 
 use common::{assert_failure, assert_success, modelmon, text, write};
 use modelmon_formats::{Constraints, InferredType, Statistics};

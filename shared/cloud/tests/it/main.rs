@@ -1,0 +1,13 @@
+//! The cloud crate's integration tests, in one binary. The AWS tier (`aws_*`) runs against moto
+//! server through the real SDK clients and is built with the `aws` feature only.
+
+mod api_corpus;
+#[cfg(feature = "aws")]
+mod aws_adapters;
+#[cfg(feature = "aws")]
+mod aws_faults;
+#[cfg(feature = "aws")]
+mod aws_stack;
+#[cfg(feature = "aws")]
+mod common;
+mod control_plane;

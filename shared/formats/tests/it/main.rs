@@ -1,0 +1,4 @@
+//! The formats' integration tests, in one binary.
+
+mod api_validation;
+mod formats;
