@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat, Outcome};
+use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat, Outcome};
 use modelmon_engine::capture::Window;
-use modelmon_engine::dataset::DatasetFormat;
+use modelmon_engine::dataset::{DatasetFormat, ReadOptions};
 use modelmon_formats::{Constraints, Statistics};
 
 use crate::progress::ProgressLine;
@@ -52,6 +52,10 @@ pub struct AnalyzeArgs {
     /// End of the window (RFC 3339, exclusive).
     #[arg(long, value_name = "TIME", requires = "start")]
     end: Option<String>,
+    /// Threads that read and profile the input (default: one per core); the reports are the
+    /// same whatever the number.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     #[arg(long)]
     quiet: bool,
 }
@@ -86,11 +90,12 @@ pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
         ));
     }
     let request = AnalysisRequest {
-        paths: &args.datasets,
+        input: Input::Paths(&args.datasets),
         format,
         window,
         baseline: &baseline,
         constraints: &constraints,
+        read: ReadOptions::with_threads(args.threads.unwrap_or(0)),
     };
     let mut progress = ProgressLine::new(args.quiet);
     let analysis = analyze(&request, &mut |p| progress.update(p))?;

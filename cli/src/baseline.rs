@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use modelmon_engine::dataset::profile_dataset;
+use modelmon_engine::dataset::{profile_dataset_into, ReadOptions};
 use modelmon_engine::profile::DatasetProfile;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::{Constraints, Statistics};
@@ -29,6 +29,10 @@ pub struct BaselineArgs {
     /// Directory for statistics.json and constraints.json.
     #[arg(long, value_name = "DIR")]
     output: PathBuf,
+    /// Threads that read and profile the dataset (default: one per core); the baseline is the
+    /// same whatever the number.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
     /// No progress line and no summary.
     #[arg(long)]
     quiet: bool,
@@ -38,7 +42,11 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let format = args.format.dataset_format(!args.no_header);
     let mut progress = ProgressLine::new(args.quiet);
-    let profile = profile_dataset(&args.datasets, format, &mut |p| progress.update(p))?;
+    let options = ReadOptions::with_threads(args.threads.unwrap_or(0));
+    let mut profile = DatasetProfile::default();
+    profile_dataset_into(&args.datasets, format, options, &mut profile, &mut |p| {
+        progress.update(p)
+    })?;
     progress.finish();
     if profile.item_count() == 0 {
         return Err(CliError::Usage(format!(

@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use clap::Args;
-use modelmon_engine::analysis::{analyze, AnalysisRequest, InputFormat};
+use modelmon_engine::analysis::{analyze, AnalysisRequest, Input, InputFormat};
 use modelmon_engine::capture::Window;
-use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
+use modelmon_engine::dataset::{profile_dataset, DatasetFormat, ReadOptions};
 
 use crate::baseline::write_baseline;
 use crate::{analyze as analyze_cmd, summary, write_file, CliError};
@@ -85,11 +85,12 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
     println!("   monthly_charges missing in 8% of requests, age sent as \"unknown\" in 2%; the rest unchanged.");
 
     let request = AnalysisRequest {
-        paths: &[capture_root.join(capture::ENDPOINT)],
+        input: Input::Paths(&[capture_root.join(capture::ENDPOINT)]),
         format: InputFormat::Capture,
         window: Some(window),
         baseline: &baseline,
         constraints: &constraints,
+        read: ReadOptions::default(),
     };
     let analysis = analyze(&request, &mut |_| {})?;
     // SageMaker's layout: the run scheduled at 14:00 reports on 13:00-14:00 under hour 14.

@@ -3,13 +3,17 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use modelmon_formats::{ConstraintViolations, Constraints, Statistics};
 use serde::Serialize;
 
-use crate::capture::{profile_capture, CaptureSummary, Window};
+use crate::capture::{list_capture_files, profile_capture_sources, CaptureSummary, Window};
 use crate::checks::{run_checks, CheckReport};
-use crate::dataset::{manifest_data_files, profile_dataset_into, DatasetFormat, ProgressFn};
+use crate::dataset::{
+    file_sources, list_data_files, manifest_data_files, profile_sources, DatasetFormat, ProgressFn, ReadOptions,
+    ReadStats, SourceRef,
+};
 use crate::profile::{DatasetProfile, RecordAccount};
 use crate::EngineError;
 
@@ -22,14 +26,27 @@ pub enum InputFormat {
     BatchCapture(DatasetFormat),
 }
 
+/// Where the data is.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    /// Local files and folders, listed here: capture by the window's hour folders, batch capture
+    /// by the manifests under them.
+    Paths(&'a [PathBuf]),
+    /// Sources the caller listed (a store's objects), read in this order; for batch capture, the
+    /// data files its manifests list.
+    Sources(&'a [SourceRef]),
+}
+
 pub struct AnalysisRequest<'a> {
-    pub paths: &'a [PathBuf],
+    pub input: Input<'a>,
     pub format: InputFormat,
     /// Endpoint capture: the records whose inferenceTime lies in `[start, end)`; batch capture:
     /// the manifests in the window's hour folders.
     pub window: Option<Window>,
     pub baseline: &'a Statistics,
     pub constraints: &'a Constraints,
+    /// Threads and chunks; the reports do not depend on the threads.
+    pub read: ReadOptions,
 }
 
 /// How a run ended, in SageMaker's execution statuses plus modelmon's explicit "no data".
@@ -53,6 +70,21 @@ pub struct Analysis {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureSummary>,
     pub checks: CheckReport,
+    /// How long it took (kept out of the reports, which are the same for the same input).
+    #[serde(skip)]
+    pub timings: AnalysisTimings,
+}
+
+/// Where an analysis spent its time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AnalysisTimings {
+    /// Reading and profiling the input, wall time (the two overlap: bytes are profiled as they
+    /// arrive).
+    pub profiling: Duration,
+    /// The parts, the threads, and the time the threads waited for input bytes (summed).
+    pub read: ReadStats,
+    /// The six checks and the statistics to report.
+    pub checks: Duration,
 }
 
 impl Analysis {
@@ -70,18 +102,33 @@ pub fn analyze(request: &AnalysisRequest<'_>, progress: ProgressFn<'_>) -> Resul
         .collect();
     let feature_names: Vec<String> = request.baseline.features.iter().map(|f| f.name.clone()).collect();
     let mut profile = DatasetProfile::with_domains(domains).with_positional_names(feature_names);
-    let capture = match request.format {
-        InputFormat::Capture => Some(profile_capture(request.paths, request.window, &mut profile, progress)?),
-        InputFormat::Dataset(format) => {
-            profile_dataset_into(request.paths, format, &mut profile, progress)?;
-            None
-        }
-        InputFormat::BatchCapture(format) => {
-            let files = manifest_data_files(request.paths, request.window)?;
-            profile_dataset_into(&files, format, &mut profile, progress)?;
-            None
+    let started = Instant::now();
+    let local;
+    let sources = match request.input {
+        Input::Sources(sources) => sources,
+        Input::Paths(paths) => {
+            let files = match request.format {
+                InputFormat::Capture => list_capture_files(paths, request.window)?,
+                InputFormat::Dataset(format) => list_data_files(paths, format)?,
+                InputFormat::BatchCapture(_) => manifest_data_files(paths, request.window)?,
+            };
+            local = file_sources(&files);
+            &local
         }
     };
+    let (capture, read) = match request.format {
+        InputFormat::Capture => {
+            let (summary, read) =
+                profile_capture_sources(sources, request.window, request.read, &mut profile, progress)?;
+            (Some(summary), read)
+        }
+        InputFormat::Dataset(format) | InputFormat::BatchCapture(format) => (
+            None,
+            profile_sources(sources, format, request.read, &mut profile, progress)?,
+        ),
+    };
+    let profiling = started.elapsed();
+    let started = Instant::now();
     let checks = run_checks(request.baseline, request.constraints, &profile);
     let outcome = if checks.no_data {
         Outcome::NoData
@@ -94,13 +141,20 @@ pub fn analyze(request: &AnalysisRequest<'_>, progress: ProgressFn<'_>) -> Resul
         Outcome::NoData => no_data_message(&profile.records, capture.as_ref(), request.window),
         _ => checks.exit_message(),
     };
+    let statistics = profile.to_statistics();
+    let timings = AnalysisTimings {
+        profiling,
+        read,
+        checks: started.elapsed(),
+    };
     Ok(Analysis {
         outcome,
         exit_message,
-        statistics: profile.to_statistics(),
+        statistics,
         records: profile.records,
         capture,
         checks,
+        timings,
     })
 }
 

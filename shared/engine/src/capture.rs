@@ -11,7 +11,7 @@
 //!   an error, as in SageMaker.
 
 use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::dataset::files::{self, for_each_line};
-use crate::dataset::{ProgressFn, Reading, PROGRESS_EVERY};
+use crate::dataset::parts::{plan, profile_parts, Part, PartContext, PartReader, PartResult};
+use crate::dataset::{file_sources, ProgressFn, ReadOptions, ReadStats, SourceRef, PROGRESS_EVERY};
 use crate::profile::{DatasetProfile, RejectReason};
 use crate::EngineError;
 
@@ -78,23 +79,45 @@ pub struct CaptureSummary {
     pub shadow_skipped: u64,
 }
 
-/// Reads captured traffic into `profile`. Positional payloads (CSV, JSON arrays) take their column
-/// names from the profile's positional names (the baseline's features; `_cN` beyond their end).
+/// Reads captured traffic under `paths` into `profile`, on every core. Positional payloads (CSV,
+/// JSON arrays) take their column names from the profile's positional names (the baseline's
+/// features; `_cN` beyond their end).
 pub fn profile_capture(
     paths: &[PathBuf],
     window: Option<Window>,
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
 ) -> Result<CaptureSummary, EngineError> {
-    let files = list_capture_files(paths, window)?;
-    let mut reading = Reading::new(&files, progress);
+    let sources = file_sources(&list_capture_files(paths, window)?);
+    profile_capture_sources(&sources, window, ReadOptions::default(), profile, progress).map(|(summary, _)| summary)
+}
+
+/// Reads the capture files `sources` (already listed, in order) into `profile`: each file is a
+/// part (a big one, several), profiled on `options.threads` threads and merged in order.
+pub fn profile_capture_sources(
+    sources: &[SourceRef],
+    window: Option<Window>,
+    options: ReadOptions,
+    profile: &mut DatasetProfile,
+    progress: ProgressFn<'_>,
+) -> Result<(CaptureSummary, ReadStats), EngineError> {
+    let parts = plan(sources, true, options.chunk_bytes);
     let mut summary = CaptureSummary::default();
-    for file in &files {
-        summary.files += 1;
-        read_capture_file(file, window, profile, &mut summary, &mut reading)?;
-        reading.file_done(file, profile.records.read);
-    }
-    Ok(summary)
+    let stats = profile_parts(
+        sources,
+        &parts,
+        options,
+        &CaptureParts { window },
+        profile,
+        progress,
+        &mut |part, of_part| {
+            summary.files += u64::from(part.chunk == 0);
+            summary.outside_window += of_part.outside_window;
+            summary.shadow_skipped += of_part.shadow_skipped;
+            Ok(())
+        },
+    )?;
+    Ok((summary, stats))
 }
 
 /// The capture files under `paths`, in name order, skipping hour folders outside the window.
@@ -126,53 +149,77 @@ fn hour_folder(trail: &[String]) -> Option<String> {
     is_date.then(|| last.join("/"))
 }
 
-fn read_capture_file(
-    path: &Path,
+/// Reads the parts of capture files: lines, each a record (a JSON text holds no raw line break).
+struct CaptureParts {
     window: Option<Window>,
-    profile: &mut DatasetProfile,
-    summary: &mut CaptureSummary,
-    reading: &mut Reading<'_>,
-) -> Result<(), EngineError> {
-    let display = path.display();
-    let mut seen = Vec::new();
-    // The decoded rows of a line borrow from it; their buffers are kept (empty) between lines.
-    let mut spare: (Rows<'static>, Rows<'static>) = Default::default();
-    for_each_line(path, |line_number, line, bytes_read| {
-        let (mut rows, mut input_rows) = (
-            std::mem::take(&mut spare.0).recycle(),
-            std::mem::take(&mut spare.1).recycle(),
-        );
-        match read_capture_line(line, window, &mut rows, &mut input_rows) {
-            Ok(Line::Rows) => {
-                for row in rows.iter() {
-                    observe_row(profile, row, &mut seen);
-                }
-            }
-            Ok(Line::OutsideWindow) => summary.outside_window += 1,
-            Ok(Line::Shadow) => summary.shadow_skipped += 1,
-            Err(LineError::Rejected(reason, message)) => profile
-                .records
-                .reject(reason, || format!("{display}:{line_number}: {message}")),
-            Err(LineError::Fatal(message)) => {
-                return Err(EngineError::Capture {
-                    path: path.to_path_buf(),
-                    line: line_number,
-                    message,
-                })
-            }
-        }
-        spare = (rows.recycle(), input_rows.recycle());
-        if line_number.is_multiple_of(PROGRESS_EVERY) {
-            reading.report(bytes_read, profile.records.read);
-        }
-        Ok(())
-    })?;
-    Ok(())
 }
 
-/// What a capture line held; the rows of `Rows` are in the caller's buffer.
-enum Line {
-    Rows,
+impl PartReader for CaptureParts {
+    type Extra = CaptureSummary;
+
+    fn read(
+        &self,
+        part: &Part,
+        mut profile: DatasetProfile,
+        context: &PartContext<'_>,
+    ) -> Result<PartResult<CaptureSummary>, EngineError> {
+        let name = context.sources[part.source].name();
+        let mut summary = CaptureSummary::default();
+        let mut seen = Vec::new();
+        // The decoded rows of a line borrow from it; their buffers are kept (empty) between lines.
+        let mut spare: (Rows<'static>, Rows<'static>) = Default::default();
+        let lines = for_each_line(context, part, |line_number, line, bytes_read| {
+            let (mut rows, mut input_rows) = (
+                std::mem::take(&mut spare.0).recycle(),
+                std::mem::take(&mut spare.1).recycle(),
+            );
+            let outcome = read_capture_line(line, self.window).and_then(|line| match line {
+                Line::Record(record) => record_rows(&record, &mut rows, &mut input_rows).map(|()| true),
+                Line::OutsideWindow => {
+                    summary.outside_window += 1;
+                    Ok(false)
+                }
+                Line::Shadow => {
+                    summary.shadow_skipped += 1;
+                    Ok(false)
+                }
+            });
+            match outcome {
+                Ok(true) => {
+                    for row in rows.iter() {
+                        observe_row(&mut profile, row, &mut seen);
+                    }
+                }
+                Ok(false) => {}
+                Err(LineError::Rejected(reason, message)) => profile
+                    .records
+                    .reject(reason, || format!("{name}:{line_number}: {message}")),
+                Err(LineError::Fatal(message)) => {
+                    return Err(EngineError::Capture {
+                        path: name.into(),
+                        line: line_number,
+                        message,
+                    })
+                }
+            }
+            spare = (rows.recycle(), input_rows.recycle());
+            if line_number.is_multiple_of(PROGRESS_EVERY) {
+                context.progress(bytes_read, profile.records.read);
+            }
+            Ok(())
+        })?;
+        Ok(PartResult::new(profile, lines, summary))
+    }
+}
+
+/// What a capture line held.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a line's record is moved once, on the stack; boxing it would allocate for every line"
+)]
+enum Line<'a> {
+    /// A record of the window, to be turned into rows.
+    Record(CaptureRecord<'a>),
     OutsideWindow,
     Shadow,
 }
@@ -308,13 +355,8 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// Reads one capture line; its rows go to `rows` (`input_rows` is scratch space).
-fn read_capture_line<'a>(
-    line: &'a [u8],
-    window: Option<Window>,
-    rows: &mut Rows<'a>,
-    input_rows: &mut Rows<'a>,
-) -> Result<Line, LineError> {
+/// Reads one capture line: a record of the window, or what else it is.
+fn read_capture_line(line: &[u8], window: Option<Window>) -> Result<Line<'_>, LineError> {
     let text = std::str::from_utf8(line).map_err(|err| {
         LineError::Rejected(
             RejectReason::InvalidUtf8,
@@ -338,6 +380,17 @@ fn read_capture_line<'a>(
     if window.is_some_and(|w| !w.contains(inference_time.with_timezone(&Utc))) {
         return Ok(Line::OutsideWindow);
     }
+    Ok(Line::Record(record))
+}
+
+/// Where a decoded capture record becomes rows (into `rows`; `input_rows` is scratch space): the
+/// seam where a record preprocessor would sit (SageMaker's `preprocess_handler`), between the
+/// records read and the rows profiled.
+fn record_rows<'a>(
+    record: &CaptureRecord<'a>,
+    rows: &mut Rows<'a>,
+    input_rows: &mut Rows<'a>,
+) -> Result<(), LineError> {
     let capture = &record.capture_data;
     let (output, input) = (capture.endpoint_output.as_ref(), capture.endpoint_input.as_ref());
     if let (Some(output), Some(input)) = (output, input) {
@@ -361,15 +414,10 @@ fn read_capture_line<'a>(
             decode_part(output, rows).map_err(reject("endpointOutput"))?;
             decode_part(input, input_rows).map_err(reject("endpointInput"))?;
             rows.append_columns("endpointInput", input_rows)
-                .map_err(|message| LineError::Rejected(RejectReason::BadPayload, message))?;
-            Ok(Line::Rows)
+                .map_err(|message| LineError::Rejected(RejectReason::BadPayload, message))
         }
-        (Some(output), None) => decode_part(output, rows)
-            .map(|()| Line::Rows)
-            .map_err(reject("endpointOutput")),
-        (None, Some(input)) => decode_part(input, rows)
-            .map(|()| Line::Rows)
-            .map_err(reject("endpointInput")),
+        (Some(output), None) => decode_part(output, rows).map_err(reject("endpointOutput")),
+        (None, Some(input)) => decode_part(input, rows).map_err(reject("endpointInput")),
     }
 }
 

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-/// Everything the engine refuses to do, with enough context (file, line, field) to fix it.
+/// Everything the engine refuses to do, with enough context (file, line, field) to fix it. A
+/// `path` is a local file's path or an object's URI (what the [`crate::dataset::Source`] is called).
 #[derive(Debug, Error)]
 pub enum EngineError {
     #[error("{path}: {source}")]
@@ -34,6 +35,9 @@ pub enum EngineError {
     },
     #[error("{path}: duplicate column name `{name}` in the header")]
     DuplicateColumn { path: PathBuf, name: String },
+    /// A bug (a panicked profiling thread), reported rather than lost.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Sketch(#[from] crate::sketch::SketchError),
     #[error(transparent)]

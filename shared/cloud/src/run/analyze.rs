@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat, Outcome};
+use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat, Outcome};
 use modelmon_engine::capture::Window;
-use modelmon_engine::dataset::parse_manifest;
+use modelmon_engine::dataset::{parse_manifest, ReadOptions};
 use modelmon_formats::{from_json_slice, Constraints, Statistics};
 use serde::{Deserialize, Serialize};
 
@@ -275,11 +275,12 @@ impl AnalysisRunner {
         };
         let analysis = tokio::task::spawn_blocking(move || {
             let request = AnalysisRequest {
-                paths: &paths,
+                input: Input::Paths(&paths),
                 format,
                 window: Some(window),
                 baseline: &statistics,
                 constraints: &constraints,
+                read: ReadOptions::default(),
             };
             analyze(&request, &mut |_| {})
         })

@@ -1,326 +1,313 @@
 //! CSV files: streamed record by record; a malformed row is rejected with its line, never fatal.
+//! A big file is read in chunks (see [`super::parts`]); a chunk boundary that falls inside a
+//! quoted field is caught and the rest of that file is read on in one go.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::cell::Cell;
+use std::io::Read;
+use std::path::PathBuf;
 
 use csv::{ErrorKind, ReaderBuilder, StringRecord};
 
-use super::{Reading, PROGRESS_EVERY};
+use super::parts::{open_at_first_line, plan, profile_parts, Boundary, Part, PartContext, PartReader, PartResult};
+use super::{ProgressFn, ReadOptions, ReadStats, SourceRef, PROGRESS_EVERY};
 use crate::profile::{DatasetProfile, RejectReason};
 use crate::EngineError;
 
-/// Files with more data than this are profiled in chunks of about this size, several at a time,
-/// and merged in file order. The size is fixed, so the result does not depend on the number of
-/// cores: the same file always gives the same statistics.
-const CHUNK_BYTES: u64 = 64 << 20;
-
-/// Profiles one CSV file into `profile`. `first_header` carries the column names (and the file
-/// that set them) across the files of one dataset: every file must agree with the first.
-pub(crate) fn profile_csv_file(
-    path: &Path,
+/// Profiles CSV `sources` into `profile` as one dataset: with `header`, every file's first line
+/// names the columns and must match the first file's; without, the columns are the profile's
+/// positional names and the dataset's first record says how many there are.
+pub(crate) fn profile_csv(
+    sources: &[SourceRef],
     header: bool,
-    first_header: &mut Option<(PathBuf, Vec<String>)>,
+    options: ReadOptions,
     profile: &mut DatasetProfile,
-    reading: &mut Reading<'_>,
-) -> Result<(), EngineError> {
-    profile_csv_file_in_chunks(path, header, first_header, profile, reading, CHUNK_BYTES)
-}
-
-fn profile_csv_file_in_chunks(
-    path: &Path,
-    header: bool,
-    first_header: &mut Option<(PathBuf, Vec<String>)>,
-    profile: &mut DatasetProfile,
-    reading: &mut Reading<'_>,
-    chunk_bytes: u64,
-) -> Result<(), EngineError> {
-    let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| EngineError::io(path, e))?.len();
-    if file_len == 0 {
-        profile.records.empty_files.push(path.display().to_string());
-        return Ok(());
-    }
-    let mut reader = csv_reader(file);
-    let mut record = StringRecord::new();
-
-    if header {
-        let names = match read_header(&mut reader, &mut record, path)? {
-            Some(names) => names,
-            None => {
-                profile.records.empty_files.push(path.display().to_string());
-                return Ok(());
-            }
-        };
-        match first_header {
-            Some((first_path, expected)) if *expected != names => {
-                return Err(EngineError::HeaderMismatch {
-                    path: path.to_path_buf(),
-                    first_path: first_path.clone(),
+    progress: ProgressFn<'_>,
+) -> Result<ReadStats, EngineError> {
+    let names = match header {
+        true => None,
+        false => Some(
+            (0..first_record_width(sources)?.unwrap_or(0))
+                .map(|i| profile.positional_name(i))
+                .collect(),
+        ),
+    };
+    let reader = CsvParts { header, names };
+    let parts = plan(sources, true, options.chunk_bytes);
+    let mut first_header: Option<(String, Vec<String>)> = None;
+    profile_parts(
+        sources,
+        &parts,
+        options,
+        &reader,
+        profile,
+        progress,
+        &mut |part, found| {
+            let Some(names) = found else { return Ok(()) };
+            let name = sources[part.source].name();
+            match &first_header {
+                Some((first_path, expected)) if *expected != names => Err(EngineError::HeaderMismatch {
+                    path: name.into(),
+                    first_path: first_path.into(),
                     expected: expected.clone(),
                     found: names,
-                })
-            }
-            Some(_) => {}
-            None => *first_header = Some((path.to_path_buf(), names)),
-        }
-    }
-    let data_start = reader.position().clone();
-    if let Some((_, names)) = first_header.as_ref() {
-        ensure_columns(profile, names);
-        if file_len - data_start.byte() > chunk_bytes {
-            let names = names.clone();
-            let Some(resume) = profile_chunks(path, &names, &data_start, file_len, chunk_bytes, profile, reading)?
-            else {
-                return Ok(());
-            };
-            reader.seek(resume).map_err(|err| csv_error(path, err))?;
-        }
-    }
-    profile_records(&mut reader, path, file_len, first_header, profile, Some(reading)).map(|_| ())
-}
-
-/// Profiles the records of `path` after `data_start` in chunks, a wave of chunks at a time on
-/// all cores, merging them into `profile` in file order. Chunk boundaries are guessed at line
-/// ends; a guess that falls inside a quoted field is caught (a record runs over the boundary)
-/// and the rest of the file is then left to the sequential reader: the position to resume at
-/// is returned.
-fn profile_chunks(
-    path: &Path,
-    names: &[String],
-    data_start: &csv::Position,
-    file_len: u64,
-    chunk_bytes: u64,
-    profile: &mut DatasetProfile,
-    reading: &mut Reading<'_>,
-) -> Result<Option<csv::Position>, EngineError> {
-    let starts = chunk_starts(path, data_start.byte(), file_len, chunk_bytes)?;
-    let regions: Vec<(u64, u64)> = starts
-        .iter()
-        .zip(starts.iter().skip(1).chain([&file_len]))
-        .map(|(&s, &e)| (s, e))
-        .collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(regions.len());
-    // Lines before the current chunk: its record lines are counted from 1 and shifted by this.
-    let mut lines_before = data_start.line() - 1;
-    for wave in regions.chunks(threads) {
-        let results: Vec<Result<(DatasetProfile, ChunkEnd), EngineError>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = wave
-                .iter()
-                .map(|&(start, end)| {
-                    let template = profile.empty_like();
-                    scope.spawn(move || profile_chunk(path, names, template, start, end, file_len))
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| {
-                    worker.join().unwrap_or_else(|_| {
-                        Err(EngineError::Csv {
-                            path: path.to_path_buf(),
-                            line: 0,
-                            message: "a worker failed".into(),
-                        })
-                    })
-                })
-                .collect()
-        });
-        for result in results {
-            let (mut part, end) = result?;
-            shift_example_lines(&mut part, path, lines_before);
-            profile.merge(&part)?;
-            match end {
-                ChunkEnd::Boundary { next_line } => lines_before += next_line - 1,
-                ChunkEnd::EndOfFile => {}
-                ChunkEnd::Straddled { byte, line } => {
-                    let mut resume = csv::Position::new();
-                    resume.set_byte(byte).set_line(lines_before + line);
-                    return Ok(Some(resume));
+                }),
+                Some(_) => Ok(()),
+                None => {
+                    first_header = Some((name.to_string(), names));
+                    Ok(())
                 }
             }
+        },
+    )
+}
+
+/// The number of fields of the first record of `sources` (that is valid UTF-8).
+fn first_record_width(sources: &[SourceRef]) -> Result<Option<usize>, EngineError> {
+    let mut record = StringRecord::new();
+    for source in sources.iter().filter(|s| s.size() > 0) {
+        let stream = source.open(0, source.size().min(1 << 16));
+        let mut reader = csv_reader(stream.map_err(|e| EngineError::io(source.name(), e))?);
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => return Ok(Some(record.len())),
+                Err(err) if matches!(err.kind(), ErrorKind::Utf8 { .. }) => continue,
+                Err(err) => return Err(csv_error(source.name(), err)),
+            }
         }
-        reading.report(wave.last().map_or(0, |&(_, end)| end), profile.records.read);
     }
     Ok(None)
 }
 
-/// Where each chunk starts: `first`, then the line start after every `chunk_bytes`.
-fn chunk_starts(path: &Path, first: u64, file_len: u64, chunk_bytes: u64) -> Result<Vec<u64>, EngineError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    let mut starts = vec![first];
-    let mut buffer = vec![0u8; 1 << 16];
-    let mut at = first + chunk_bytes;
-    'chunks: while at < file_len {
-        file.seek(SeekFrom::Start(at)).map_err(|e| EngineError::io(path, e))?;
-        loop {
-            let n = file.read(&mut buffer).map_err(|e| EngineError::io(path, e))?;
-            if n == 0 {
-                break 'chunks;
-            }
-            if let Some(i) = buffer[..n].iter().position(|&b| b == b'\n') {
-                let start = at + i as u64 + 1;
-                if start >= file_len {
-                    break 'chunks;
-                }
-                starts.push(start);
-                at = start + chunk_bytes;
-                continue 'chunks;
-            }
-            at += n as u64;
-        }
-    }
-    Ok(starts)
+/// Reads the parts of CSV sources; the extra of a file's first part is its header.
+struct CsvParts {
+    header: bool,
+    /// Header-less: the columns' names.
+    names: Option<Vec<String>>,
 }
 
-/// How a chunk's reading stopped.
-enum ChunkEnd {
-    /// At the chunk's end; the next record starts on this line (counted from the chunk's start).
+/// A part's region of its source, as the record reader sees it.
+struct Region<'a> {
+    name: &'a str,
+    source: usize,
+    size: u64,
+    /// The byte offset of the reader's first byte in the source.
+    base: u64,
+    /// Where the source's records begin (after its header).
+    data_start: u64,
+    /// The first line start at or after the part's limit, once the reader has seen it.
+    boundary: &'a Cell<Option<u64>>,
+    /// Where the part's range begins, for progress.
+    begin: u64,
+}
+
+/// How a part's reading stopped.
+enum RegionEnd {
+    /// At the part's end; the next record starts on this line (counted from the part's start).
     Boundary {
         next_line: u64,
     },
-    EndOfFile,
-    /// A record starting at this byte and line runs over the chunk's end: the boundary was
-    /// inside a quoted field, and that record was not profiled.
+    EndOfFile {
+        lines: u64,
+    },
+    /// A record starting at this byte and line runs over the part's end: the boundary was inside
+    /// a quoted field, and that record was not profiled.
     Straddled {
         byte: u64,
         line: u64,
     },
 }
 
-fn profile_chunk(
-    path: &Path,
-    names: &[String],
-    mut profile: DatasetProfile,
-    start: u64,
-    end: u64,
-    file_len: u64,
-) -> Result<(DatasetProfile, ChunkEnd), EngineError> {
-    let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    let mut reader = csv_reader(file);
-    let mut position = csv::Position::new();
-    position.set_byte(start).set_line(1);
-    reader
-        .seek_raw(std::io::SeekFrom::Start(start), position)
-        .map_err(|err| csv_error(path, err))?;
-    ensure_columns(&mut profile, names);
-    let mut header = Some((path.to_path_buf(), names.to_vec()));
-    let stop = Stop { end, file_len };
-    let chunk_end = profile_region(&mut reader, path, stop, &mut header, &mut profile, None)?;
-    Ok((profile, chunk_end))
-}
+impl PartReader for CsvParts {
+    type Extra = Option<Vec<String>>;
 
-/// Chunk profiles number lines from their chunk's start; `lines_before` makes them the file's.
-fn shift_example_lines(profile: &mut DatasetProfile, path: &Path, lines_before: u64) {
-    let prefix = format!("{}:", path.display());
-    for tally in profile.records.rejected.values_mut() {
-        for example in &mut tally.examples {
-            let Some(rest) = example.strip_prefix(&prefix) else {
-                continue;
-            };
-            let Some((line, message)) = rest.split_once(':') else {
-                continue;
-            };
-            if let Ok(line) = line.parse::<u64>() {
-                *example = format!("{prefix}{}:{message}", line + lines_before);
-            }
+    fn read(
+        &self,
+        part: &Part,
+        profile: DatasetProfile,
+        context: &PartContext<'_>,
+    ) -> Result<PartResult<Self::Extra>, EngineError> {
+        let source = &context.sources[part.source];
+        let (name, size) = (source.name(), source.size());
+        let empty = |mut profile: DatasetProfile| {
+            profile.records.empty_files.push(name.to_string());
+            Ok(PartResult::new(profile, 0, None))
+        };
+        if size == 0 {
+            return empty(profile);
         }
+        let until = part.limit().unwrap_or(size);
+        if part.chunk == 0 {
+            // The header, if any, is read from the same stream as the records.
+            let (watch, boundary) = Boundary::new(context.open(part.source, 0, until)?, 0, part.limit());
+            let mut reader = csv_reader(watch);
+            let (names, data_start, extra) = match (self.header, &self.names) {
+                (true, _) => match read_header(&mut reader, name)? {
+                    Some(names) => (names.clone(), reader.position().byte(), Some(names)),
+                    None => return empty(profile),
+                },
+                (false, names) => (names.clone().unwrap_or_default(), 0, None),
+            };
+            let region = Region {
+                name,
+                source: part.source,
+                size,
+                base: 0,
+                data_start,
+                boundary: &boundary,
+                begin: 0,
+            };
+            return finish(&mut reader, &region, &names, profile, context, extra);
+        }
+        let (names, data_start) = self.names_apart(context, part.source)?;
+        let Some((mut stream, mut start)) = open_at_first_line(context, part, 1 << 16, until)? else {
+            return Ok(PartResult::new(profile, 0, None));
+        };
+        if start < data_start {
+            // Only when the header is longer than a chunk.
+            std::io::copy(&mut (&mut stream).take(data_start - start), &mut std::io::sink())
+                .map_err(|e| EngineError::io(name, e))?;
+            start = data_start;
+        }
+        if part.limit().is_some_and(|limit| start >= limit) {
+            return Ok(PartResult::new(profile, 0, None));
+        }
+        let (watch, boundary) = Boundary::new(stream, start, part.limit());
+        let region = Region {
+            name,
+            source: part.source,
+            size,
+            base: start,
+            data_start,
+            boundary: &boundary,
+            begin: part.begin(),
+        };
+        finish(&mut csv_reader(watch), &region, &names, profile, context, None)
+    }
+
+    fn read_rest(
+        &self,
+        part: &Part,
+        byte: u64,
+        profile: DatasetProfile,
+        context: &PartContext<'_>,
+    ) -> Result<PartResult<Self::Extra>, EngineError> {
+        let source = &context.sources[part.source];
+        let (names, data_start) = self.names_apart(context, part.source)?;
+        let (watch, boundary) = Boundary::new(context.open(part.source, byte, source.size())?, byte, None);
+        let region = Region {
+            name: source.name(),
+            source: part.source,
+            size: source.size(),
+            base: byte,
+            data_start,
+            boundary: &boundary,
+            begin: part.begin(),
+        };
+        finish(&mut csv_reader(watch), &region, &names, profile, context, None)
     }
 }
 
-fn csv_reader(file: File) -> csv::Reader<File> {
+impl CsvParts {
+    /// The column names and where the records begin, for a part that does not start at the
+    /// file's beginning: the header is read apart (a few KB).
+    fn names_apart(&self, context: &PartContext<'_>, source: usize) -> Result<(Vec<String>, u64), EngineError> {
+        let s = &context.sources[source];
+        if !self.header {
+            return Ok((self.names.clone().unwrap_or_default(), 0));
+        }
+        let mut reader = csv_reader(context.open(source, 0, s.size().min(1 << 16))?);
+        let names = read_header(&mut reader, s.name())?.unwrap_or_default();
+        Ok((names, reader.position().byte()))
+    }
+}
+
+/// Profiles the region's records and says where they ended.
+fn finish<R: Read>(
+    reader: &mut csv::Reader<R>,
+    region: &Region<'_>,
+    names: &[String],
+    mut profile: DatasetProfile,
+    context: &PartContext<'_>,
+    extra: Option<Vec<String>>,
+) -> Result<PartResult<Option<Vec<String>>>, EngineError> {
+    ensure_columns(&mut profile, names);
+    let (lines, straddled) = match profile_region(reader, region, names, &mut profile, context)? {
+        RegionEnd::Boundary { next_line } => (next_line - 1, None),
+        RegionEnd::EndOfFile { lines } => (lines, None),
+        RegionEnd::Straddled { byte, line } => (0, Some((byte, line))),
+    };
+    Ok(PartResult {
+        profile,
+        lines,
+        straddled,
+        extra,
+    })
+}
+
+fn csv_reader<R: Read>(stream: R) -> csv::Reader<R> {
     ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 20)
-        .from_reader(file)
+        .from_reader(stream)
 }
 
-/// The whole rest of the file, record by record.
-fn profile_records(
-    reader: &mut csv::Reader<File>,
-    path: &Path,
-    file_len: u64,
-    first_header: &mut Option<(PathBuf, Vec<String>)>,
+fn profile_region<R: Read>(
+    reader: &mut csv::Reader<R>,
+    region: &Region<'_>,
+    names: &[String],
     profile: &mut DatasetProfile,
-    reading: Option<&mut Reading<'_>>,
-) -> Result<ChunkEnd, EngineError> {
-    profile_region(
-        reader,
-        path,
-        Stop {
-            end: file_len,
-            file_len,
-        },
-        first_header,
-        profile,
-        reading,
-    )
-}
-
-/// Where a region of the file ends.
-#[derive(Clone, Copy)]
-struct Stop {
-    end: u64,
-    file_len: u64,
-}
-
-fn profile_region(
-    reader: &mut csv::Reader<File>,
-    path: &Path,
-    stop: Stop,
-    first_header: &mut Option<(PathBuf, Vec<String>)>,
-    profile: &mut DatasetProfile,
-    mut reading: Option<&mut Reading<'_>>,
-) -> Result<ChunkEnd, EngineError> {
+    context: &PartContext<'_>,
+) -> Result<RegionEnd, EngineError> {
     let mut record = StringRecord::new();
-    let display = path.display();
-    let mut column_count = first_header.as_ref().map(|(_, names)| names.len());
+    let name = region.name;
+    let expected = names.len();
+    // The part ends at the first line start at or after its limit, clamped to the records'
+    // start; unknown until the reader has read that far, and then no record can reach it yet.
+    let end = || region.boundary.get().map(|b| b.max(region.data_start));
     loop {
         match reader.read_record(&mut record) {
-            Ok(false) => return Ok(ChunkEnd::EndOfFile),
+            Ok(false) => {
+                return Ok(RegionEnd::EndOfFile {
+                    lines: reader.position().line().saturating_sub(1),
+                })
+            }
             Ok(true) => {}
             Err(err) => match err.kind() {
                 ErrorKind::Utf8 { pos, err: utf8 } => {
-                    if pos.as_ref().is_some_and(|p| p.byte() >= stop.end) {
-                        // The next chunk's first record: it is that chunk's to reject.
-                        return Ok(ChunkEnd::Boundary {
-                            next_line: pos.as_ref().map_or(1, |p| p.line()),
-                        });
+                    let (byte, line) = pos.as_ref().map_or((0, 0), |p| (region.base + p.byte(), p.line()));
+                    if end().is_some_and(|end| byte >= end) {
+                        // The next part's first record: it is that part's to reject.
+                        return Ok(RegionEnd::Boundary { next_line: line });
                     }
-                    let line = pos.as_ref().map_or(0, |p| p.line());
-                    let field = column_name(first_header.as_ref(), utf8.field());
+                    let field = column_name(names, utf8.field());
                     profile.records.reject(RejectReason::InvalidUtf8, || {
-                        format!("{display}:{line}: field `{field}` is not valid UTF-8")
+                        format!("{name}:{line}: field `{field}` is not valid UTF-8")
                     });
                     continue;
                 }
-                _ => return Err(csv_error(path, err)),
+                _ => return Err(csv_error(name, err)),
             },
         }
-        let (record_byte, line) = record.position().map_or((0, 0), |p| (p.byte(), p.line()));
-        if record_byte >= stop.end {
-            return Ok(ChunkEnd::Boundary { next_line: line });
+        let (record_byte, line) = record
+            .position()
+            .map_or((region.base, 0), |p| (region.base + p.byte(), p.line()));
+        if end().is_some_and(|end| record_byte >= end) {
+            return Ok(RegionEnd::Boundary { next_line: line });
         }
-        let record_end = reader.position().byte();
-        if record_end > stop.end {
-            return Ok(ChunkEnd::Straddled {
+        let record_end = region.base + reader.position().byte();
+        if end().is_some_and(|end| record_end > end) {
+            return Ok(RegionEnd::Straddled {
                 byte: record_byte,
                 line,
             });
         }
-        let expected = *column_count.get_or_insert_with(|| {
-            let names: Vec<String> = (0..record.len()).map(|i| profile.positional_name(i)).collect();
-            ensure_columns(profile, &names);
-            *first_header = Some((path.to_path_buf(), names));
-            record.len()
-        });
         // The csv crate ends a quoted field at end of file without complaint: a quote opened and
         // never closed would silently swallow the rest of the file into one record.
-        if record_end >= stop.file_len && has_unclosed_quote(path, record_byte)? {
+        if record_end >= region.size && has_unclosed_quote(context, region, record_byte)? {
             profile.records.reject(RejectReason::UnclosedQuote, || {
-                format!("{display}:{line}: a quoted field opened in this record is never closed (it runs to the end of the file)")
+                format!("{name}:{line}: a quoted field opened in this record is never closed (it runs to the end of the file)")
             });
             continue;
         }
@@ -333,7 +320,7 @@ fn profile_region(
                 } else {
                     ""
                 };
-                format!("{display}:{line}: expected {expected} fields, found {found}{hint}")
+                format!("{name}:{line}: expected {expected} fields, found {found}{hint}")
             });
             continue;
         }
@@ -343,39 +330,31 @@ fn profile_region(
             }
         }
         profile.records.analysed_one();
-        if let Some(reading) = reading.as_deref_mut() {
-            if profile.records.read.is_multiple_of(PROGRESS_EVERY) {
-                reading.report(record_byte, profile.records.read);
-            }
+        if profile.records.read.is_multiple_of(PROGRESS_EVERY) {
+            context.progress(record_byte.saturating_sub(region.begin), profile.records.read);
         }
     }
 }
 
-/// Whether the bytes from `start` to the end of the file hold an odd number of quotes: in
+/// Whether the bytes from `start` to the end of the source hold an odd number of quotes: in
 /// well-formed CSV every quoted field opens and closes (an escaped quote is a pair).
-fn has_unclosed_quote(path: &Path, start: u64) -> Result<bool, EngineError> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    file.seek(SeekFrom::Start(start))
-        .map_err(|e| EngineError::io(path, e))?;
+fn has_unclosed_quote(context: &PartContext<'_>, region: &Region<'_>, start: u64) -> Result<bool, EngineError> {
+    let mut stream = context.open(region.source, start, region.size)?;
     let mut quotes = 0usize;
     let mut buffer = vec![0u8; 1 << 16];
     loop {
-        let n = file.read(&mut buffer).map_err(|e| EngineError::io(path, e))?;
+        let n = stream.read(&mut buffer).map_err(|e| EngineError::io(region.name, e))?;
         if n == 0 {
             return Ok(quotes % 2 == 1);
         }
-        quotes += buffer[..n].iter().filter(|&&b| b == b'"').count();
+        quotes += memchr::memchr_iter(b'"', &buffer[..n]).count();
     }
 }
 
 /// The header's column names; `None` for a file with no lines at all.
-fn read_header(
-    reader: &mut csv::Reader<File>,
-    record: &mut StringRecord,
-    path: &Path,
-) -> Result<Option<Vec<String>>, EngineError> {
-    match reader.read_record(record) {
+fn read_header<R: Read>(reader: &mut csv::Reader<R>, path: &str) -> Result<Option<Vec<String>>, EngineError> {
+    let mut record = StringRecord::new();
+    match reader.read_record(&mut record) {
         Ok(false) => Ok(None),
         Ok(true) => {
             let mut names: Vec<String> = Vec::with_capacity(record.len());
@@ -388,7 +367,7 @@ fn read_header(
                 };
                 if names.contains(&name) {
                     return Err(EngineError::DuplicateColumn {
-                        path: path.to_path_buf(),
+                        path: path.into(),
                         name,
                     });
                 }
@@ -398,7 +377,7 @@ fn read_header(
         }
         Err(err) => match err.kind() {
             ErrorKind::Utf8 { .. } => Err(EngineError::Csv {
-                path: path.to_path_buf(),
+                path: path.into(),
                 line: 1,
                 message: "the header is not valid UTF-8".to_string(),
             }),
@@ -413,18 +392,16 @@ fn ensure_columns(profile: &mut DatasetProfile, names: &[String]) {
     }
 }
 
-fn column_name(header: Option<&(PathBuf, Vec<String>)>, index: usize) -> String {
-    header
-        .and_then(|(_, names)| names.get(index).cloned())
-        .unwrap_or_else(|| format!("_c{index}"))
+fn column_name(names: &[String], index: usize) -> String {
+    names.get(index).cloned().unwrap_or_else(|| format!("_c{index}"))
 }
 
-fn csv_error(path: &Path, err: csv::Error) -> EngineError {
+fn csv_error(path: &str, err: csv::Error) -> EngineError {
     let line = err.position().map_or(0, |p| p.line());
     match err.into_kind() {
         ErrorKind::Io(source) => EngineError::io(path, source),
         other => EngineError::Csv {
-            path: path.to_path_buf(),
+            path: PathBuf::from(path),
             line,
             message: format!("{other:?}"),
         },
@@ -433,15 +410,19 @@ fn csv_error(path: &Path, err: csv::Error) -> EngineError {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::dataset::Reading;
+    use std::path::Path;
 
-    fn profile_with_chunks(path: &Path, chunk_bytes: u64) -> DatasetProfile {
+    use super::*;
+    use crate::dataset::file_sources;
+
+    fn profile_with_chunks(path: &Path, chunk_bytes: u64, threads: usize) -> DatasetProfile {
         let mut profile = DatasetProfile::default();
-        let mut header = None;
-        let mut progress = |_| {};
-        let mut reading = Reading::new(&[], &mut progress);
-        profile_csv_file_in_chunks(path, true, &mut header, &mut profile, &mut reading, chunk_bytes).unwrap();
+        let options = ReadOptions {
+            threads: std::num::NonZeroUsize::new(threads),
+            chunk_bytes,
+        };
+        let sources = file_sources(&[path.to_path_buf()]);
+        profile_csv(&sources, true, options, &mut profile, &mut |_| {}).unwrap();
         profile
     }
 
@@ -470,15 +451,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tricky.csv");
         std::fs::write(&path, tricky_csv()).unwrap();
-        let sequential = profile_with_chunks(&path, u64::MAX);
+        let sequential = profile_with_chunks(&path, u64::MAX, 1);
         assert_eq!(
             sequential.records.rejected_total(),
             31 + 1 + 1,
             "{:?}",
             sequential.records
         );
-        for chunk_bytes in [1_000, 4_096, 20_000] {
-            let chunked = profile_with_chunks(&path, chunk_bytes);
+        for (chunk_bytes, threads) in [(1_000, 1), (1_000, 3), (4_096, 2), (20_000, 1)] {
+            let chunked = profile_with_chunks(&path, chunk_bytes, threads);
             assert_eq!(
                 chunked.records, sequential.records,
                 "chunk size {chunk_bytes}: same account and examples"
@@ -514,8 +495,8 @@ mod tests {
             text.push_str(&format!("{i},y\n"));
         }
         std::fs::write(&path, &text).unwrap();
-        let sequential = profile_with_chunks(&path, u64::MAX);
-        let chunked = profile_with_chunks(&path, 1_000);
+        let sequential = profile_with_chunks(&path, u64::MAX, 1);
+        let chunked = profile_with_chunks(&path, 1_000, 2);
         assert_eq!(chunked.records, sequential.records);
         assert_eq!(chunked.records.analysed, 499);
         assert_eq!(chunked.to_statistics().dataset, sequential.to_statistics().dataset);

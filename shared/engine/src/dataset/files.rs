@@ -1,9 +1,10 @@
 //! Finding data files and reading them line by line: shared by the dataset and capture readers.
 
-use std::fs::{File, Metadata};
-use std::io::{BufRead, BufReader};
+use std::fs::Metadata;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+use super::parts::{open_at_first_line, Part, PartContext};
 use crate::EngineError;
 
 /// A path's metadata, or an error that says the path does not exist.
@@ -36,11 +37,6 @@ pub(crate) fn list(
         }
     }
     Ok(files)
-}
-
-/// The size of `path` in bytes (0 if it cannot be read: reading it will then say why).
-pub(crate) fn size(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 /// The files under `dir`, recursively in name order, skipping hidden files and Spark/Hadoop
@@ -83,27 +79,35 @@ fn walk_below(
     Ok(())
 }
 
-/// Calls `each(line_number, line, bytes_read_so_far)` for every non-blank line of a file (a
-/// UTF-8 byte-order mark at its start and its line break removed). Returns the number of lines.
+/// Calls `each(line_number, line, bytes_read)` for every non-blank line of `part` (a UTF-8
+/// byte-order mark at the start of its source and its line break removed), lines numbered from 1
+/// at the part's first line, `bytes_read` counted from the beginning of the part's range.
+/// Returns the number of lines the part spans.
 ///
 /// Lines are handed out where they lie in the read buffer; only a line that spans two reads is
 /// copied (copying every line cost an analysis run several percent of its time).
 pub(crate) fn for_each_line(
-    path: &Path,
+    context: &PartContext<'_>,
+    part: &Part,
     mut each: impl FnMut(u64, &[u8], u64) -> Result<(), EngineError>,
 ) -> Result<u64, EngineError> {
-    let file = File::open(path).map_err(|e| EngineError::io(path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let source = &context.sources[part.source];
+    let name = source.name();
+    let limit = part.limit();
+    let Some((mut reader, start)) = open_at_first_line(context, part, 1 << 20, limit.unwrap_or(source.size()))? else {
+        return Ok(0);
+    };
+    let begin = part.begin();
     let mut spanning = Vec::new();
     let mut line_number = 0u64;
-    let mut bytes_read = 0u64;
-    let mut line_done = |line: &[u8], line_number: &mut u64, bytes_read: &mut u64| {
-        *bytes_read += line.len() as u64;
+    let mut offset = start;
+    let mut line_done = |line: &[u8], line_number: &mut u64, offset: &mut u64| {
+        *offset += line.len() as u64;
         *line_number += 1;
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let bytes = if *line_number == 1 {
+        let bytes = if *line_number == 1 && start == 0 {
             line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
         } else {
             line
@@ -112,24 +116,28 @@ pub(crate) fn for_each_line(
         // inside a string ends in "EOF while parsing a string", not a control character.
         let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        each(*line_number, bytes, *bytes_read)
+        each(*line_number, bytes, *offset - begin)
     };
     loop {
-        let buffer = reader.fill_buf().map_err(|e| EngineError::io(path, e))?;
+        // The next line starts in the next part's range: it is that part's.
+        if spanning.is_empty() && limit.is_some_and(|limit| offset >= limit) {
+            return Ok(line_number);
+        }
+        let buffer = reader.fill_buf().map_err(|e| EngineError::io(name, e))?;
         if buffer.is_empty() {
             if !spanning.is_empty() {
-                line_done(&spanning, &mut line_number, &mut bytes_read)?;
+                line_done(&spanning, &mut line_number, &mut offset)?;
             }
             return Ok(line_number);
         }
         let taken = match memchr::memchr(b'\n', buffer) {
             Some(end) if spanning.is_empty() => {
-                line_done(&buffer[..=end], &mut line_number, &mut bytes_read)?;
+                line_done(&buffer[..=end], &mut line_number, &mut offset)?;
                 end + 1
             }
             Some(end) => {
                 spanning.extend_from_slice(&buffer[..=end]);
-                line_done(&spanning, &mut line_number, &mut bytes_read)?;
+                line_done(&spanning, &mut line_number, &mut offset)?;
                 spanning.clear();
                 end + 1
             }

@@ -1,52 +1,60 @@
 //! JSON Lines files: one flat object per line; a bad line is rejected with its number.
 
-use std::path::Path;
-
 use serde_json::{Map, Value};
 
 use super::files::for_each_line;
-use super::{Reading, PROGRESS_EVERY};
+use super::parts::{Part, PartContext, PartReader, PartResult};
+use super::PROGRESS_EVERY;
 use crate::profile::{DatasetProfile, RejectReason};
 use crate::EngineError;
 
-pub(crate) fn profile_jsonl_file(
-    path: &Path,
-    profile: &mut DatasetProfile,
-    reading: &mut Reading<'_>,
-) -> Result<(), EngineError> {
-    let display = path.display();
-    let lines = for_each_line(path, |line_number, line, bytes_read| {
-        let text = match std::str::from_utf8(line) {
-            Ok(text) => text,
-            Err(err) => {
-                let offset = err.valid_up_to();
-                profile.records.reject(RejectReason::InvalidUtf8, || {
-                    format!("{display}:{line_number}: invalid UTF-8 at byte {}", offset + 1)
-                });
-                return Ok(());
-            }
-        };
-        match serde_json::from_str::<Map<String, Value>>(text) {
-            Ok(record) => {
-                if let Err((reason, message)) = observe_json_record(profile, &record) {
-                    profile
-                        .records
-                        .reject(reason, || format!("{display}:{line_number}: {message}"));
+/// Reads the parts of JSON Lines sources (chunks of big ones: a JSON text holds no raw line
+/// break, so every line start is a record start).
+pub(crate) struct JsonLinesParts;
+
+impl PartReader for JsonLinesParts {
+    type Extra = ();
+
+    fn read(
+        &self,
+        part: &Part,
+        mut profile: DatasetProfile,
+        context: &PartContext<'_>,
+    ) -> Result<PartResult<()>, EngineError> {
+        let name = context.sources[part.source].name();
+        let lines = for_each_line(context, part, |line_number, line, bytes_read| {
+            let text = match std::str::from_utf8(line) {
+                Ok(text) => text,
+                Err(err) => {
+                    let offset = err.valid_up_to();
+                    profile.records.reject(RejectReason::InvalidUtf8, || {
+                        format!("{name}:{line_number}: invalid UTF-8 at byte {}", offset + 1)
+                    });
+                    return Ok(());
                 }
+            };
+            match serde_json::from_str::<Map<String, Value>>(text) {
+                Ok(record) => {
+                    if let Err((reason, message)) = observe_json_record(&mut profile, &record) {
+                        profile
+                            .records
+                            .reject(reason, || format!("{name}:{line_number}: {message}"));
+                    }
+                }
+                Err(err) => profile.records.reject(RejectReason::MalformedJson, || {
+                    format!("{name}:{line_number}: {}", json_error_message(&err))
+                }),
             }
-            Err(err) => profile.records.reject(RejectReason::MalformedJson, || {
-                format!("{display}:{line_number}: {}", json_error_message(&err))
-            }),
+            if profile.records.read.is_multiple_of(PROGRESS_EVERY) {
+                context.progress(bytes_read, profile.records.read);
+            }
+            Ok(())
+        })?;
+        if lines == 0 && part.chunks == 1 {
+            profile.records.empty_files.push(name.to_string());
         }
-        if profile.records.read.is_multiple_of(PROGRESS_EVERY) {
-            reading.report(bytes_read, profile.records.read);
-        }
-        Ok(())
-    })?;
-    if lines == 0 {
-        profile.records.empty_files.push(display.to_string());
+        Ok(PartResult::new(profile, lines, ()))
     }
-    Ok(())
 }
 
 /// serde_json's message without its own "at line 1 column N" (we name the real line).

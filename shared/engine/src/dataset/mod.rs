@@ -1,5 +1,6 @@
-//! Reading datasets (CSV, JSON Lines, Parquet) from files, directories or several paths taken
-//! as one dataset, streaming them into a [`DatasetProfile`] in bounded memory.
+//! Reading datasets (CSV, JSON Lines, Parquet) from files, directories, several paths taken as
+//! one dataset, or any [`Source`] (the cloud layer's objects), streaming them into a
+//! [`DatasetProfile`] in bounded memory, on every core (see [`parts`]).
 
 mod csv;
 pub(crate) mod files;
@@ -7,6 +8,8 @@ mod jsonl;
 mod manifest;
 #[cfg(feature = "parquet")]
 mod parquet;
+pub(crate) mod parts;
+mod source;
 
 use std::path::PathBuf;
 
@@ -16,6 +19,8 @@ use crate::EngineError;
 pub(crate) use self::jsonl::json_error_message;
 pub use self::jsonl::observe_json_record;
 pub use self::manifest::{manifest_data_files, parse_manifest};
+pub use self::parts::{ReadOptions, ReadStats, CHUNK_BYTES};
+pub use self::source::{file_sources, FileSource, Source, SourceRef};
 
 /// The layout of a dataset's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,72 +71,70 @@ pub fn list_data_files(paths: &[PathBuf], format: DatasetFormat) -> Result<Vec<P
     files::list(paths, &|_| true, &no_files)
 }
 
-/// Profiles a whole dataset: every file of `paths` in order, as one dataset.
+/// Profiles a whole dataset: every file of `paths` in order, as one dataset, on every core.
 pub fn profile_dataset(
     paths: &[PathBuf],
     format: DatasetFormat,
     progress: ProgressFn<'_>,
 ) -> Result<DatasetProfile, EngineError> {
     let mut profile = DatasetProfile::default();
-    profile_dataset_into(paths, format, &mut profile, progress)?;
+    profile_dataset_into(paths, format, ReadOptions::default(), &mut profile, progress)?;
     Ok(profile)
 }
 
-/// Like [`profile_dataset`], into a profile prepared by the caller (e.g. one that tallies
-/// baseline domains).
+/// Like [`profile_dataset`], with `options` (threads), into a profile prepared by the caller
+/// (e.g. one that tallies baseline domains).
 pub fn profile_dataset_into(
     paths: &[PathBuf],
     format: DatasetFormat,
+    options: ReadOptions,
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
-) -> Result<(), EngineError> {
-    let files = list_data_files(paths, format)?;
-    let mut reading = Reading::new(&files, progress);
-    let mut csv_header: Option<(PathBuf, Vec<String>)> = None;
-    for file in &files {
-        match format {
-            DatasetFormat::Csv { header } => {
-                csv::profile_csv_file(file, header, &mut csv_header, profile, &mut reading)?
-            }
-            DatasetFormat::JsonLines => jsonl::profile_jsonl_file(file, profile, &mut reading)?,
-            #[cfg(feature = "parquet")]
-            DatasetFormat::Parquet => parquet::profile_parquet_file(file, profile, &mut reading)?,
-            #[cfg(not(feature = "parquet"))]
-            DatasetFormat::Parquet => return Err(EngineError::ParquetNotBuilt),
-        }
-        reading.file_done(file, profile.records.read);
-    }
-    Ok(())
+) -> Result<ReadStats, EngineError> {
+    let sources = file_sources(&list_data_files(paths, format)?);
+    profile_sources(&sources, format, options, profile, progress)
 }
 
-/// Progress bookkeeping shared by the readers.
-pub(crate) struct Reading<'a> {
-    bytes_total: u64,
-    bytes_before: u64,
-    progress: ProgressFn<'a>,
-}
-
-impl<'a> Reading<'a> {
-    pub(crate) fn new(files: &[PathBuf], progress: ProgressFn<'a>) -> Self {
-        let bytes_total = files.iter().map(|f| files::size(f)).sum();
-        Self {
-            bytes_total,
-            bytes_before: 0,
-            progress,
+/// Profiles `sources` in order, as one dataset, into `profile`. A source bigger than
+/// `options.chunk_bytes` is read in chunks (Parquet: one source at a time), parts on
+/// `options.threads` threads, merged in order: the same profile whatever the threads.
+pub fn profile_sources(
+    sources: &[SourceRef],
+    format: DatasetFormat,
+    options: ReadOptions,
+    profile: &mut DatasetProfile,
+    progress: ProgressFn<'_>,
+) -> Result<ReadStats, EngineError> {
+    match format {
+        DatasetFormat::Csv { header } => csv::profile_csv(sources, header, options, profile, progress),
+        DatasetFormat::JsonLines => {
+            let parts = parts::plan(sources, true, options.chunk_bytes);
+            let reader = jsonl::JsonLinesParts;
+            parts::profile_parts(
+                sources,
+                &parts,
+                options,
+                &reader,
+                profile,
+                progress,
+                &mut |_, ()| Ok(()),
+            )
         }
-    }
-
-    /// `file` is read through: the next file's bytes count from its end.
-    pub(crate) fn file_done(&mut self, file: &std::path::Path, records: u64) {
-        self.bytes_before += files::size(file);
-        self.report(0, records);
-    }
-
-    pub(crate) fn report(&mut self, bytes_in_file: u64, records: u64) {
-        (self.progress)(Progress {
-            bytes_done: self.bytes_before + bytes_in_file,
-            bytes_total: self.bytes_total,
-            records,
-        });
+        #[cfg(feature = "parquet")]
+        DatasetFormat::Parquet => {
+            let parts = parts::plan(sources, false, options.chunk_bytes);
+            let reader = parquet::ParquetParts;
+            parts::profile_parts(
+                sources,
+                &parts,
+                options,
+                &reader,
+                profile,
+                progress,
+                &mut |_, ()| Ok(()),
+            )
+        }
+        #[cfg(not(feature = "parquet"))]
+        DatasetFormat::Parquet => Err(EngineError::ParquetNotBuilt),
     }
 }

@@ -6,33 +6,62 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::Reading;
+use super::parts::{Part, PartContext, PartReader, PartResult};
 use crate::profile::{ColumnProfile, DatasetProfile};
 use crate::types::ValueKind;
 use crate::EngineError;
 
-pub(crate) fn profile_parquet_file(
+/// Reads Parquet sources, one part each. polars reads a Parquet file with random access, so a
+/// source that is not a local file is copied to one first (see [`super::Source::local_file`]).
+pub(crate) struct ParquetParts;
+
+impl PartReader for ParquetParts {
+    type Extra = ();
+
+    fn read(
+        &self,
+        part: &Part,
+        mut profile: DatasetProfile,
+        context: &PartContext<'_>,
+    ) -> Result<PartResult<()>, EngineError> {
+        let source = &context.sources[part.source];
+        let name = source.name();
+        if source.size() == 0 {
+            profile.records.empty_files.push(name.to_string());
+            return Ok(PartResult::new(profile, 0, ()));
+        }
+        let file = source.local_file().map_err(|e| EngineError::io(name, e))?;
+        profile_parquet_file((*file).as_ref(), name, &mut profile, &|rows| {
+            context.progress(0, rows);
+        })?;
+        Ok(PartResult::new(profile, 0, ()))
+    }
+}
+
+/// Profiles the Parquet file at `path` (named `name` in errors), a row group at a time.
+fn profile_parquet_file(
     path: &Path,
+    name: &str,
     profile: &mut DatasetProfile,
-    reading: &mut Reading<'_>,
+    progress: &dyn Fn(u64),
 ) -> Result<(), EngineError> {
-    let open = || File::open(path).map_err(|e| EngineError::io(path, e));
+    let open = || File::open(path).map_err(|e| EngineError::io(name, e));
     let parquet_error = |err: PolarsError| EngineError::Parquet {
-        path: path.to_path_buf(),
+        path: name.into(),
         message: err.to_string(),
     };
     let file = open()?;
-    if file.metadata().map_err(|e| EngineError::io(path, e))?.len() == 0 {
-        profile.records.empty_files.push(path.display().to_string());
+    let file_len = file.metadata().map_err(|e| EngineError::io(name, e))?.len();
+    if file_len == 0 {
+        profile.records.empty_files.push(name.to_string());
         return Ok(());
     }
-    let file_len = file.metadata().map_err(|e| EngineError::io(path, e))?.len();
     let metadata = ParquetReader::new(file).get_metadata().map_err(parquet_error)?.clone();
     // polars trusts the footer's offsets; a truncated file would make it index out of bounds.
     for row_group in &metadata.row_groups {
         if let Some(range) = row_group.byte_ranges_iter().find(|r| r.end > file_len) {
             return Err(EngineError::Parquet {
-                path: path.to_path_buf(),
+                path: name.into(),
                 message: format!(
                     "the file is truncated: a column chunk ends at byte {} but the file has {file_len} bytes",
                     range.end
@@ -46,29 +75,27 @@ pub(crate) fn profile_parquet_file(
         // Backstop for corrupt pages polars does not validate: an error naming the file, not a crash.
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.with_slice(slice).finish()))
             .map_err(|_| EngineError::Parquet {
-                path: path.to_path_buf(),
+                path: name.into(),
                 message: "the file is corrupt".to_string(),
             })?
             .map_err(parquet_error)
+    };
+    let frame_error = |message| EngineError::Parquet {
+        path: name.into(),
+        message,
     };
     let mut offset = 0usize;
     for row_group in &metadata.row_groups {
         let rows = row_group.num_rows();
         let frame = read_frame(Some((offset, rows)))?;
         offset += rows;
-        observe_frame(&frame, profile).map_err(|message| EngineError::Parquet {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        reading.report(0, profile.records.read);
+        observe_frame(&frame, profile).map_err(frame_error)?;
+        progress(profile.records.read);
     }
     if metadata.row_groups.is_empty() {
         // A file with a schema and no rows still names its columns.
         let frame = read_frame(None)?;
-        observe_frame(&frame, profile).map_err(|message| EngineError::Parquet {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        observe_frame(&frame, profile).map_err(frame_error)?;
     }
     Ok(())
 }

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat, Outcome};
+use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat, Outcome};
 use modelmon_engine::capture::Window;
 use modelmon_engine::checks::{FeatureCheck, Presence};
-use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
+use modelmon_engine::dataset::{profile_dataset, DatasetFormat, ReadOptions};
 use modelmon_engine::random::SplitMix64 as Rng;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::{CheckType, ComparisonMethod, Constraints, InferredType, Statistics};
@@ -310,11 +310,12 @@ fn write_capture(root: &Path, rows: &[Row], encoding: Encoding) {
 fn run(paths: &[PathBuf], format: InputFormat, window: Option<Window>) -> Analysis {
     let b = baseline();
     let request = AnalysisRequest {
-        paths,
+        input: Input::Paths(paths),
         format,
         window,
         baseline: &b.statistics,
         constraints: &b.constraints,
+        read: ReadOptions::default(),
     };
     let analysis = analyze(&request, &mut |_| {}).unwrap_or_else(|e| panic!("analysis failed: {e}"));
     let records = &analysis.records;

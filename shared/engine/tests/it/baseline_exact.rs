@@ -23,6 +23,16 @@ fn profile(paths: &[PathBuf], format: DatasetFormat) -> DatasetProfile {
     profile_dataset(paths, format, &mut |_| {}).expect("profiling succeeds")
 }
 
+/// The files profiled one by one and merged in order: what a dataset of several files is (each
+/// file is a part of its own, so the result does not depend on the threads).
+fn merged_in_order(files: &[PathBuf], format: DatasetFormat) -> DatasetProfile {
+    let mut merged = DatasetProfile::default();
+    for file in files {
+        merged.merge(&profile(std::slice::from_ref(file), format)).unwrap();
+    }
+    merged
+}
+
 fn csv_header() -> DatasetFormat {
     DatasetFormat::Csv { header: true }
 }
@@ -492,9 +502,15 @@ fn directory_is_read_recursively_in_name_order_skipping_hidden_files() {
         from_dir.records.empty_files.is_empty(),
         "_SUCCESS is skipped, not read as empty"
     );
-    // Same rows in the same order: the very same statistics, KLL insertion order included.
-    assert_eq!(from_dir.to_statistics(), from_file.to_statistics());
+    // The files in name order, each profiled apart and merged: exactly that, sketches included;
+    // the same rows as the whole file, so the same numbers (sketches within their error).
+    assert_eq!(
+        from_dir.to_statistics(),
+        merged_in_order(&files, csv_header()).to_statistics()
+    );
+    assert_eq!(from_dir.records, from_file.records);
     check_table(&from_dir.to_statistics(), &table, false);
+    check_table(&from_file.to_statistics(), &table, false);
 }
 
 #[test]
@@ -504,13 +520,17 @@ fn several_paths_are_one_dataset() {
     let whole = write(&dir.path().join("whole.csv"), &table.csv);
     let parts = split_csv(&table, &[0, 1, 1_200, 2_000]);
     let a = write(&dir.path().join("z-first.csv"), &parts[0]);
-    write(&dir.path().join("more/b.csv"), &parts[1]);
+    let b = write(&dir.path().join("more/b.csv"), &parts[1]);
     let c = write(&dir.path().join("a-last.csv"), &parts[2]);
     // The paths' order is kept as given (not sorted); a directory is expanded in place.
-    let from_paths = profile(&[a, dir.path().join("more"), c], csv_header());
+    let from_paths = profile(&[a.clone(), dir.path().join("more"), c.clone()], csv_header());
     let from_file = profile(&[whole], csv_header());
     assert_eq!(from_paths.records, from_file.records);
-    assert_eq!(from_paths.to_statistics(), from_file.to_statistics());
+    assert_eq!(
+        from_paths.to_statistics(),
+        merged_in_order(&[a, b, c], csv_header()).to_statistics()
+    );
+    // 2,000 values fit the sketch uncompacted: the merge keeps them all, in order.
     check_table(&from_paths.to_statistics(), &table, true);
 }
 

@@ -6,9 +6,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat};
+use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat};
 use modelmon_engine::capture::Window;
-use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
+use modelmon_engine::dataset::{profile_dataset, DatasetFormat, ReadOptions};
 use modelmon_engine::profile::RecordAccount;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::{Constraints, Statistics};
@@ -387,11 +387,12 @@ fn capture_corpus() {
     run_corpus("capture", &["window", "outside_window", "shadow"], |case, tmp| {
         let file = materialise(&case.only_file(&dir, "jsonl"), tmp);
         let request = AnalysisRequest {
-            paths: std::slice::from_ref(&file),
+            input: Input::Paths(std::slice::from_ref(&file)),
             format: InputFormat::Capture,
             window: window(case),
             baseline: &statistics,
             constraints: &constraints,
+            read: ReadOptions::default(),
         };
         (analysed(analyze(&request, &mut |_| {})), file)
     });
@@ -418,11 +419,12 @@ fn dataset_corpus(kind: &str, suffix: &str, format: impl Fn(&Case) -> DatasetFor
             },
             Some("analyze") => analysed(analyze(
                 &AnalysisRequest {
-                    paths,
+                    input: Input::Paths(paths),
                     format: InputFormat::Dataset(format),
                     window: None,
                     baseline: &statistics,
                     constraints: &constraints,
+                    read: ReadOptions::default(),
                 },
                 &mut |_| {},
             )),
@@ -486,11 +488,12 @@ fn baseline_corpus() {
             }
         };
         let request = AnalysisRequest {
-            paths: std::slice::from_ref(&data),
+            input: Input::Paths(std::slice::from_ref(&data)),
             format: InputFormat::Dataset(DatasetFormat::Csv { header: true }),
             window: None,
             baseline: &statistics,
             constraints: &constraints,
+            read: ReadOptions::default(),
         };
         (analysed(analyze(&request, &mut |_| {})), shown)
     });

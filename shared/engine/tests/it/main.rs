@@ -8,3 +8,4 @@ mod common;
 mod corpus;
 mod manifest;
 mod merge;
+mod parallel;
