@@ -75,6 +75,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             capture_destination,
             claim_timeout: Duration::minutes(15),
             scratch: None,
+            read: Default::default(),
         },
     ));
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))

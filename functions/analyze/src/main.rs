@@ -38,6 +38,7 @@ async fn handle(runner: &AnalysisRunner, event: ScheduledRun) -> Result<Value, R
             "failure_reason": record.summary.failure_reason,
             "report_uri": record.report_uri,
             "exit_message": record.exit_message,
+            "timings": record.timings,
         })),
         RunResult::Skipped(reason) => {
             tracing::info!(%reason, "nothing to run");
@@ -70,6 +71,7 @@ mod tests {
             capture_destination: None,
             claim_timeout: Duration::minutes(15),
             scratch: None,
+            read: Default::default(),
         };
         AnalysisRunner::new(
             Arc::new(FileTable::new(dir.join("table"))),

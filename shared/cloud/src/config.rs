@@ -60,6 +60,7 @@ impl RunSettings {
                 .transpose()?,
             claim_timeout: Duration::seconds(number("CLAIM_TIMEOUT_SECONDS", 960)?),
             scratch: None,
+            read: modelmon_engine::dataset::ReadOptions::default(),
         })
     }
 }

@@ -2,7 +2,10 @@
 //! Each port has an AWS adapter (`crate::aws`) and a local one (`crate::local`); the service code
 //! in `crate::control` and `crate::run` is written once against these traits.
 
+use std::path::PathBuf;
+
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +17,14 @@ use crate::CloudError;
 pub trait ObjectStore: Send + Sync {
     /// The object's bytes; `CloudError::ObjectNotFound` when there is none.
     async fn get(&self, uri: &ObjectUri) -> Result<Vec<u8>, CloudError>;
+    /// Bytes `start..end` of the object as they arrive (`end` at most its size); the runs read
+    /// their inputs this way, several ranges of a big object at once (`run::object_sources`).
+    async fn read_range(&self, uri: &ObjectUri, start: u64, end: u64) -> Result<Box<dyn ByteChunks>, CloudError>;
+    /// The local file that holds the object, for an adapter whose objects are files: readers
+    /// read it in place rather than through [`ObjectStore::read_range`].
+    fn local_path(&self, _uri: &ObjectUri) -> Option<PathBuf> {
+        None
+    }
     async fn put(&self, uri: &ObjectUri, body: Vec<u8>, content_type: &str) -> Result<(), CloudError>;
     /// Every object whose key starts with `prefix.key` (all pages), in key order.
     async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectInfo>, CloudError>;
@@ -32,6 +43,13 @@ pub trait ObjectStore: Send + Sync {
         }
         Ok(folders)
     }
+}
+
+/// An object's bytes, in the pieces they arrive in.
+#[async_trait]
+pub trait ByteChunks: Send {
+    /// The next piece; `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, CloudError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 
-use crate::ports::{ObjectInfo, ObjectStore};
+use crate::ports::{ByteChunks, ObjectInfo, ObjectStore};
 use crate::{CloudError, ObjectUri};
 
 const SERVICE: &str = "s3";
@@ -47,6 +48,22 @@ impl ObjectStore for S3Store {
         Ok(bytes.to_vec())
     }
 
+    async fn read_range(&self, uri: &ObjectUri, start: u64, end: u64) -> Result<Box<dyn ByteChunks>, CloudError> {
+        if end <= start {
+            // S3 has no empty range (`bytes=0--1` is refused): nothing to ask for.
+            return Ok(Box::new(Body(None)));
+        }
+        let range = format!("bytes={start}-{}", end - 1);
+        let request = self.client.get_object().bucket(&uri.bucket).key(&uri.key).range(range);
+        match request.send().await {
+            Ok(output) => Ok(Box::new(Body(Some(output.body)))),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                Err(CloudError::ObjectNotFound { uri: uri.to_string() })
+            }
+            Err(err) => Err(CloudError::aws(SERVICE, "GetObject", err)),
+        }
+    }
+
     async fn put(&self, uri: &ObjectUri, body: Vec<u8>, content_type: &str) -> Result<(), CloudError> {
         self.client
             .put_object()
@@ -85,5 +102,19 @@ impl ObjectStore for S3Store {
         // S3 lists in UTF-8 binary key order already; sorting makes that a promise of this adapter.
         objects.sort_by(|a, b| a.uri.key.cmp(&b.uri.key));
         Ok(objects)
+    }
+}
+
+/// A GetObject body, read as its pieces arrive.
+struct Body(Option<ByteStream>);
+
+#[async_trait]
+impl ByteChunks for Body {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, CloudError> {
+        let Some(body) = &mut self.0 else { return Ok(None) };
+        body.next()
+            .await
+            .transpose()
+            .map_err(|err| CloudError::aws(SERVICE, "GetObject", err))
     }
 }

@@ -102,6 +102,9 @@ pub struct ExecutionRecord {
     pub exit_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<Value>,
+    /// Where the run's time went (`crate::run::RunTimings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<crate::run::RunTimings>,
 }
 
 /// Epoch seconds with millisecond precision, as the JSON protocol carries timestamps.

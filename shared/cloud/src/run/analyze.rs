@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat, Outcome};
@@ -12,7 +13,7 @@ use modelmon_engine::dataset::{parse_manifest, ReadOptions};
 use modelmon_formats::{from_json_slice, Constraints, Statistics};
 use serde::{Deserialize, Serialize};
 
-use super::fetch::{account_in_terms_of, download, in_terms_of};
+use super::objects::{data_objects, engine_failure, object_sources};
 use crate::control::expression::{window, Expression};
 use crate::control::job::{JobInput, JobSpec, CAPTURE_DESTINATION_KEY};
 use crate::control::plan;
@@ -37,8 +38,45 @@ pub struct RunSettings {
     pub capture_destination: Option<ObjectUri>,
     /// An execution left InProgress longer than this is taken to have crashed, and is run again.
     pub claim_timeout: Duration,
-    /// Where inputs are copied for the engine (the system's temporary folder when `None`).
+    /// Where Parquet inputs are copied for the engine, which reads them with random access (the
+    /// system's temporary folder when `None`); other inputs are streamed.
     pub scratch: Option<PathBuf>,
+    /// The engine's threads (one per core by default) and chunks.
+    pub read: ReadOptions,
+}
+
+/// Where a run's time went, measured by the run itself, in milliseconds: kept on the execution
+/// record (and logged) beside the outcome.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunTimings {
+    /// Reading the schedule and its job definition, and claiming the execution (the table).
+    pub claim_ms: f64,
+    /// Reading the baseline's statistics.json and constraints.json.
+    pub baseline_ms: f64,
+    /// Listing the window's capture objects (batch: reading the manifests, sizing their files).
+    pub listing_ms: f64,
+    /// Reading and profiling the objects, wall time: bytes are profiled as they arrive, so
+    /// reading overlaps profiling.
+    pub profiling_ms: f64,
+    /// Of that, the time the profiling threads spent waiting for bytes, summed over the threads.
+    pub reading_wait_ms: f64,
+    pub threads: usize,
+    /// Objects, and chunks of the big ones, profiled apart and merged.
+    pub parts: usize,
+    /// The six checks and the statistics to report.
+    pub checks_ms: f64,
+    /// Writing the reports.
+    pub writes_ms: f64,
+    /// Publishing the metrics.
+    pub metrics_ms: f64,
+    /// From the event's arrival to the last report written.
+    pub reports_written_ms: f64,
+    /// From the event's arrival to the metrics published.
+    pub total_ms: f64,
+}
+
+fn millis(duration: std::time::Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 /// How a delivery of the scheduler's event ended.
@@ -93,6 +131,7 @@ impl AnalysisRunner {
     /// run failed for a reason a retry may cure (an AWS call); the execution then says Failed
     /// with the reason, and a retried delivery runs it again.
     pub async fn run(&self, event: &ScheduledRun) -> Result<RunResult, CloudError> {
+        let started = Instant::now();
         let schedule_key = ItemKey::Schedule(event.schedule_name.clone());
         let Some(schedule_item) = self.table.get(&schedule_key).await? else {
             return Ok(RunResult::Skipped(format!(
@@ -127,12 +166,17 @@ impl AnalysisRunner {
             report_uri: None,
             exit_message: None,
             records: None,
+            timings: None,
         };
         let version = match self.claim(&key, &mut record).await? {
             Ok(version) => version,
             Err(reason) => return Ok(RunResult::Skipped(reason)),
         };
         tracing::info!(schedule = %event.schedule_name, scheduled_time = %event.scheduled_time, "analysis started");
+        let mut timings = RunTimings {
+            claim_ms: millis(started.elapsed()),
+            ..RunTimings::default()
+        };
         let executed = match planned {
             Ok(planned) => {
                 let cadence = match planned.expression {
@@ -143,11 +187,22 @@ impl AnalysisRunner {
                 };
                 let offsets = planned.now_window.or(planned.job.offsets);
                 let (start, end) = window(event.scheduled_time, &cadence, offsets);
-                self.execute(&schedule, &planned.job, event.scheduled_time, Window { start, end })
-                    .await
+                let window = Window { start, end };
+                self.execute(
+                    &schedule,
+                    &planned.job,
+                    event.scheduled_time,
+                    window,
+                    started,
+                    &mut timings,
+                )
+                .await
             }
             Err(err) => Err(err),
         };
+        timings.total_ms = millis(started.elapsed());
+        tracing::info!(schedule = %event.schedule_name, timings = ?timings, "analysis timings");
+        record.timings = Some(timings);
         let now = epoch_seconds(Utc::now());
         record.summary.last_modified_time = now;
         let retry = match executed {
@@ -229,67 +284,40 @@ impl AnalysisRunner {
         job: &JobSpec,
         scheduled_time: DateTime<Utc>,
         window: Window,
+        started: Instant,
+        timings: &mut RunTimings,
     ) -> Result<Executed, CloudError> {
         // Checked again here: a job definition may predate the deployment's allow-list.
         job.check_buckets(&self.allowed_buckets)?;
+        let phase = Instant::now();
         let statistics: Statistics = self.read_json(&job.baseline_statistics).await?;
         let constraints: Constraints = self.read_json(&job.baseline_constraints).await?;
-        let scratch = match &self.settings.scratch {
-            Some(dir) => tempfile::tempdir_in(dir),
-            None => tempfile::tempdir(),
-        }
-        .map_err(|e| CloudError::io(self.settings.scratch.clone().unwrap_or_else(std::env::temp_dir), e))?;
-        let dir = scratch.path().to_path_buf();
-        let (paths, format, source_root) = match &job.input {
-            JobInput::Endpoint { endpoint_name } => {
-                let root = self.capture_destination(job)?.join(endpoint_name).as_prefix();
-                let mut objects = Vec::new();
-                for variant in self.store.list_folders(&root).await? {
-                    for hour in window.hour_folders() {
-                        objects.extend(self.store.list(&variant.join(&hour).as_prefix()).await?);
-                    }
-                }
-                let targets = objects
-                    .into_iter()
-                    .map(|object| {
-                        let path = dir.join(&object.uri.key[root.key.len()..]);
-                        (object.uri, path)
-                    })
-                    .collect::<Vec<_>>();
-                download(&self.store, &targets).await?;
-                (vec![dir.clone()], InputFormat::Capture, root.to_string())
-            }
-            JobInput::BatchTransform { destination, format } => {
-                let files = self.manifest_files(destination, &window).await?;
-                let targets: Vec<(ObjectUri, PathBuf)> = files
-                    .into_iter()
-                    .map(|uri| {
-                        let path = dir.join(&uri.bucket).join(&uri.key);
-                        (uri, path)
-                    })
-                    .collect();
-                download(&self.store, &targets).await?;
-                let paths = targets.into_iter().map(|(_, path)| path).collect();
-                (paths, InputFormat::Dataset(*format), "s3://".to_string())
-            }
-        };
+        timings.baseline_ms = millis(phase.elapsed());
+        let phase = Instant::now();
+        let (objects, format) = self.list_inputs(job, &window).await?;
+        timings.listing_ms = millis(phase.elapsed());
+        let sources = object_sources(&self.store, &objects, self.settings.scratch.as_deref())?;
+        let read = self.settings.read;
         let analysis = tokio::task::spawn_blocking(move || {
             let request = AnalysisRequest {
-                input: Input::Paths(&paths),
+                input: Input::Sources(&sources),
                 format,
                 window: Some(window),
                 baseline: &statistics,
                 constraints: &constraints,
-                read: ReadOptions::default(),
+                read,
             };
             analyze(&request, &mut |_| {})
         })
         .await
         .map_err(|join| CloudError::Internal(format!("the analysis task failed: {join}")))?
-        .map_err(|err| CloudError::Data(in_terms_of(&err.to_string(), &dir, &source_root)));
-        let mut analysis = analysis?;
-        account_in_terms_of(&mut analysis.records, &dir, &source_root);
-        drop(scratch);
+        .map_err(engine_failure)?;
+        let engine = &analysis.timings;
+        timings.profiling_ms = millis(engine.profiling);
+        timings.reading_wait_ms = millis(engine.read.waited);
+        timings.threads = engine.read.threads;
+        timings.parts = engine.read.parts;
+        timings.checks_ms = millis(engine.checks);
 
         let endpoint = job.endpoint_name();
         let mut report_uri = job.output.clone();
@@ -300,6 +328,7 @@ impl AnalysisRunner {
             .join(&schedule.monitoring_schedule_name)
             .join(&scheduled_time.format("%Y/%m/%d/%H").to_string())
             .as_prefix();
+        let phase = Instant::now();
         if analysis.outcome != Outcome::NoData {
             let statistics = analysis.statistics.to_json().into_bytes();
             self.store
@@ -318,11 +347,42 @@ impl AnalysisRunner {
         self.store
             .put(&report_uri.join("report.json"), report, "application/json")
             .await?;
+        timings.writes_ms = millis(phase.elapsed());
+        timings.reports_written_ms = millis(started.elapsed());
         if job.environment.get("publish_cloudwatch_metrics").map(String::as_str) != Some("Disabled") {
+            let phase = Instant::now();
             self.publish(&schedule.monitoring_schedule_name, endpoint, window.end, &analysis)
                 .await?;
+            timings.metrics_ms = millis(phase.elapsed());
         }
         Ok(Executed { analysis, report_uri })
+    }
+
+    /// The objects to analyse, in order: the window's capture (the hour folders of every
+    /// variant that can hold its records), or the data files the window's manifests list.
+    async fn list_inputs(&self, job: &JobSpec, window: &Window) -> Result<(Vec<ObjectInfo>, InputFormat), CloudError> {
+        match &job.input {
+            JobInput::Endpoint { endpoint_name } => {
+                let root = self.capture_destination(job)?.join(endpoint_name).as_prefix();
+                let mut objects = Vec::new();
+                for variant in self.store.list_folders(&root).await? {
+                    for hour in window.hour_folders() {
+                        objects.extend(self.store.list(&variant.join(&hour).as_prefix()).await?);
+                    }
+                }
+                Ok((data_objects(objects, &root), InputFormat::Capture))
+            }
+            JobInput::BatchTransform { destination, format } => {
+                let mut objects = Vec::new();
+                for uri in self.manifest_files(destination, window).await? {
+                    // The manifests give names, not sizes: the listing of each name has them.
+                    let listed = self.store.list(&uri).await?;
+                    let object = listed.into_iter().find(|o| o.uri == uri);
+                    objects.push(object.ok_or_else(|| CloudError::ObjectNotFound { uri: uri.to_string() })?);
+                }
+                Ok((objects, InputFormat::Dataset(*format)))
+            }
+        }
     }
 
     async fn read_json<T: serde::de::DeserializeOwned>(&self, uri: &ObjectUri) -> Result<T, CloudError> {

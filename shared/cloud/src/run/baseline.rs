@@ -2,16 +2,16 @@
 //! SageMaker's JSON string, `output_path`) with S3 URIs: statistics.json and the suggested
 //! constraints.json of the dataset.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
-use modelmon_engine::profile::RecordAccount;
+use modelmon_engine::dataset::{profile_sources, DatasetFormat, ReadOptions};
+use modelmon_engine::profile::{DatasetProfile, RecordAccount};
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::dataset_format::DatasetFormatSpec;
 use serde::{Deserialize, Serialize};
 
-use super::fetch::{account_in_terms_of, download, in_terms_of};
+use super::objects::{data_objects, engine_failure, object_sources};
 use crate::ports::ObjectStore;
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
@@ -66,29 +66,22 @@ pub async fn run_baseline(
             exact,
         )
     };
+    let objects = data_objects(objects, &root);
     if objects.is_empty() {
         return Err(CloudError::Data(format!(
             "{}: no objects to baseline",
             job.dataset_source
         )));
     }
-    let scratch = match scratch {
-        Some(dir) => tempfile::tempdir_in(dir),
-        None => tempfile::tempdir(),
-    }
-    .map_err(|e| CloudError::io(scratch.map_or_else(std::env::temp_dir, Path::to_path_buf), e))?;
-    let dir = scratch.path().to_path_buf();
-    let targets: Vec<(ObjectUri, PathBuf)> = objects
-        .into_iter()
-        .map(|o| (o.uri.clone(), dir.join(&o.uri.key[root.key.len()..])))
-        .collect();
-    download(store, &targets).await?;
-    let source_root = root.to_string();
-    let input = dir.clone();
-    let profile = tokio::task::spawn_blocking(move || profile_dataset(&[input], format, &mut |_| {}))
-        .await
-        .map_err(|join| CloudError::Internal(format!("the baseline task failed: {join}")))?
-        .map_err(|err| CloudError::Data(in_terms_of(&err.to_string(), &dir, &source_root)))?;
+    // Streamed: only Parquet objects are copied to `scratch` (one at a time per thread).
+    let sources = object_sources(store, &objects, scratch)?;
+    let profile = tokio::task::spawn_blocking(move || {
+        let mut profile = DatasetProfile::default();
+        profile_sources(&sources, format, ReadOptions::default(), &mut profile, &mut |_| {}).map(|_| profile)
+    })
+    .await
+    .map_err(|join| CloudError::Internal(format!("the baseline task failed: {join}")))?
+    .map_err(engine_failure)?;
     if profile.item_count() == 0 {
         return Err(CloudError::Data(format!(
             "{}: the dataset has no records to baseline ({})",
@@ -96,8 +89,7 @@ pub async fn run_baseline(
             profile.records.summary()
         )));
     }
-    let mut records = profile.records.clone();
-    account_in_terms_of(&mut records, &dir, &source_root);
+    let records = profile.records.clone();
     let statistics = profile.to_statistics();
     let constraints = suggest_constraints(&statistics);
     let statistics_uri = output.join("statistics.json");

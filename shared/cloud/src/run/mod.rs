@@ -1,10 +1,11 @@
 //! The work the scheduler and the baselining API start: one analysis run of a schedule, and one
-//! baselining job. Both fetch their inputs through the object store into a scratch folder,
-//! run the engine there, and write their outputs back through the store.
+//! baselining job. Both stream their input objects into the engine through the object store
+//! (`objects`) and write their outputs back through the store.
 
 mod analyze;
 mod baseline;
-mod fetch;
+mod objects;
 
-pub use analyze::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
+pub use analyze::{AnalysisRunner, RunResult, RunSettings, RunTimings, ScheduledRun};
 pub use baseline::{run_baseline, BaselineJob, BaselineOutputs};
+pub use objects::{data_objects, engine_failure, object_sources, PARTS_AHEAD, PART_BYTES};

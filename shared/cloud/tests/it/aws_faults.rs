@@ -103,6 +103,7 @@ impl Stack {
                 capture_destination: Some(ObjectUri::parse(&format!("s3://{bucket}/datacapture")).unwrap()),
                 claim_timeout: Duration::minutes(15),
                 scratch: None,
+                read: Default::default(),
             },
         );
         Stack {
@@ -381,6 +382,40 @@ async fn a_baseline_read_that_drops_or_stalls_is_retried_and_a_lasting_one_fails
     let reason = failed[0]["FailureReason"].as_str().unwrap();
     assert!(reason.starts_with("s3 GetObject failed: "), "{reason}");
     assert!(reason.contains("connection closed"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_capture_read_that_drops_is_retried_and_a_lasting_failure_names_the_object() {
+    let stack = Stack::new().await;
+    let name = unique("capture-read");
+    stack.schedule(&name).await;
+    for hour in [12, 13, 14] {
+        stack.capture(at(hour), false).await;
+    }
+    let key = format!("datacapture/{ENDPOINT}/AllTraffic/2026/11/25/13/05-00-000-f.jsonl");
+    let get = stack.s3("GET", &key);
+
+    stack.proxy.inject(&get, Fault::Drop, 1);
+    let RunResult::Finished(record) = stack.runner.run(&event(&name, at(14))).await.unwrap() else {
+        panic!("skipped")
+    };
+    assert_eq!(format!("{:?}", record.summary.monitoring_execution_status), "Completed");
+    assert_eq!(stack.proxy.seen(&get), 2, "the streamed read was retried");
+
+    // Read again as the hour before the next window's: a lasting failure fails that run, as the
+    // store's error (a retried delivery may get through) naming the object.
+    stack.proxy.always(&get, Fault::Drop);
+    let err = stack.runner.run(&event(&name, at(15))).await.unwrap_err().to_string();
+    let prefix = format!("s3 GetObject failed: s3://{}/{key}: ", stack.bucket);
+    assert!(err.starts_with(&prefix), "{err}");
+    let executions = stack.executions(&name).await;
+    let failed: Vec<&Value> = executions
+        .iter()
+        .filter(|e| e["MonitoringExecutionStatus"] == "Failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{executions:?}");
+    let reason = failed[0]["FailureReason"].as_str().unwrap();
+    assert!(reason.starts_with(&prefix), "{reason}");
 }
 
 #[tokio::test]

@@ -64,6 +64,7 @@ impl Stack {
                 capture_destination: Some(ObjectUri::parse(&format!("s3://{bucket}/datacapture")).unwrap()),
                 claim_timeout: Duration::minutes(15),
                 scratch: None,
+                read: Default::default(),
             },
         );
         Stack {

@@ -52,6 +52,7 @@ impl Stack {
                 capture_destination: Some(ObjectUri::parse("s3://capture-bucket/datacapture").unwrap()),
                 claim_timeout: Duration::minutes(15),
                 scratch: None,
+                read: Default::default(),
             },
         );
         Stack {
@@ -970,6 +971,7 @@ async fn jobs_naming_other_buckets_are_refused() {
             capture_destination: None,
             claim_timeout: Duration::minutes(15),
             scratch: None,
+            read: Default::default(),
         },
     )
     .with_allowed_buckets(modelmon_cloud::AllowedBuckets::only(["capture-bucket"]));

@@ -9,5 +9,7 @@ mod aws_faults;
 #[cfg(feature = "aws")]
 mod aws_stack;
 #[cfg(feature = "aws")]
+mod aws_streaming;
+#[cfg(feature = "aws")]
 mod common;
 mod control_plane;

@@ -147,7 +147,11 @@ fn capture_reports_are_byte_identical_on_one_two_and_many_threads() {
         let capture = one.capture.as_ref().unwrap();
         assert!(capture.outside_window > 0 && capture.shadow_skipped > 0, "{capture:?}");
         assert_eq!(capture.files, 12);
-        assert_eq!(one.timings.read.parts > 12, chunk_bytes == 9_000, "big files are chunked");
+        assert_eq!(
+            one.timings.read.parts > 12,
+            chunk_bytes == 9_000,
+            "big files are chunked"
+        );
         assert!(!one.violations().violations.is_empty(), "the drift of income is seen");
         let expected = reports(&one);
         for threads in THREADS {
