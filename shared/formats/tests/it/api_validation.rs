@@ -6,18 +6,25 @@ use serde_json::{json, Value};
 
 const MODEL_JSON: &str = include_str!("../../src/api/sagemaker-model.json");
 
-const OPERATIONS: [&str; 12] = [
+const OPERATIONS: [&str; 19] = [
+    "AddTags",
     "CreateDataQualityJobDefinition",
     "CreateMonitoringSchedule",
+    "CreateProcessingJob",
     "DeleteDataQualityJobDefinition",
     "DeleteMonitoringSchedule",
+    "DeleteTags",
     "DescribeDataQualityJobDefinition",
     "DescribeMonitoringSchedule",
+    "DescribeProcessingJob",
     "ListDataQualityJobDefinitions",
     "ListMonitoringExecutions",
     "ListMonitoringSchedules",
+    "ListProcessingJobs",
+    "ListTags",
     "StartMonitoringSchedule",
     "StopMonitoringSchedule",
+    "StopProcessingJob",
     "UpdateMonitoringSchedule",
 ];
 
@@ -330,7 +337,7 @@ fn unknown_operation() {
 }
 
 #[test]
-fn the_model_holds_exactly_the_twelve_operations() {
+fn the_model_holds_exactly_the_nineteen_operations() {
     assert_eq!(operation_names().collect::<Vec<_>>(), OPERATIONS);
     let model: Value = serde_json::from_str(MODEL_JSON).unwrap();
     let names: Vec<&str> = model["operations"]
