@@ -129,6 +129,15 @@ fn without_surrogates(pattern: &str) -> String {
     out
 }
 
+/// The parsed model; parsing (and compiling every pattern) happens on first use only.
+pub(super) fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        // The JSON is a compile-time constant that tests/it/api_validation.rs loads in full.
+        serde_json::from_str(MODEL_JSON).expect("the embedded SageMaker model parses and its patterns compile")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::without_surrogates;
@@ -141,13 +150,4 @@ mod tests {
         );
         assert_eq!(without_surrogates(r"a\u0041\uD800"), r"a\u0041\uD800");
     }
-}
-
-/// The parsed model; parsing (and compiling every pattern) happens on first use only.
-pub(super) fn model() -> &'static Model {
-    static MODEL: OnceLock<Model> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        // The JSON is a compile-time constant that tests/it/api_validation.rs loads in full.
-        serde_json::from_str(MODEL_JSON).expect("the embedded SageMaker model parses and its patterns compile")
-    })
 }
