@@ -58,7 +58,7 @@ impl ObjectStore for StallingStore {
 }
 
 /// A launcher that starts nothing: the job waits for a runner that never comes.
-struct NoLauncher;
+pub struct NoLauncher;
 
 #[async_trait]
 impl JobLauncher for NoLauncher {
@@ -209,7 +209,7 @@ fn training_csv(extra: &str) -> String {
 }
 
 /// CreateProcessingJob as the SDK's `suggest_baseline` sends it.
-fn baselining_request(name: &str, dataset: &str, output: &str) -> Value {
+pub fn baselining_request(name: &str, dataset: &str, output: &str) -> Value {
     json!({
         "ProcessingJobName": name,
         "ProcessingInputs": [{
