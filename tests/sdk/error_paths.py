@@ -1,0 +1,134 @@
+"""The baselining job's error paths, through the SageMaker Python SDK alone.
+
+Run by tests/test_sdk_notebook.py like notebook.py (same configuration and protocol), one
+scenario after the other; each gives what the SDK raised and what DescribeProcessingJob says:
+  other_image   a Processor for an image modelmon does not run
+  missing       a dataset that does not exist
+  bad_rows      a dataset with rows of the wrong width (the job completes and counts them)
+  no_rows       a dataset with a header and no rows
+  max_runtime   a job held on its dataset longer than its MaxRuntimeInSeconds
+  stop          a Stop while the job runs
+  crash         the runner killed in the middle: the test kills it when this script says
+                {"kill_runner": job} (it answers {"killed": true}); the Lambda home only
+"""
+
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+import traceback
+
+# The protocol keeps this process's stdout to itself: what anything else writes to file
+# descriptor 1 (the SDK, from import time on) goes to stderr.
+CONTROL_OUT = os.fdopen(os.dup(1), "w")
+os.dup2(2, 1)
+
+import boto3  # noqa: E402 - after stdout is set aside
+import sagemaker  # noqa: E402
+from sagemaker.model_monitor import DefaultModelMonitor  # noqa: E402
+from sagemaker.model_monitor.dataset_format import DatasetFormat  # noqa: E402
+from sagemaker.processing import Processor  # noqa: E402
+
+CONFIG = json.load(open(sys.argv[1]))
+PRINTED = io.StringIO()
+POLL = 1
+
+
+def send(message):
+    CONTROL_OUT.write(json.dumps(message, default=str) + "\n")
+    CONTROL_OUT.flush()
+
+
+def setup():
+    boto_session = boto3.Session(region_name=CONFIG["region"])
+    client = boto_session.client("sagemaker", endpoint_url=CONFIG["sagemaker_endpoint"])
+    session = sagemaker.Session(boto_session=boto_session, sagemaker_client=client, default_bucket=CONFIG["bucket"])
+    return boto_session, session
+
+
+def monitor(session, **kwargs):
+    return DefaultModelMonitor(role=CONFIG["role"], instance_count=1, instance_type="ml.m5.xlarge",
+                               sagemaker_session=session, **kwargs)
+
+
+def outcome(call):
+    """What `call` raised (type and message), or None."""
+    try:
+        call()
+        return None
+    except Exception as err:  # noqa: BLE001 - the test asserts on it
+        return {"type": type(err).__name__, "message": str(err)}
+
+
+def baseline(session, job, dataset, wait=True, **kwargs):
+    m = monitor(session, **kwargs)
+    raised = outcome(
+        lambda: m.suggest_baseline(
+            baseline_dataset=dataset,
+            dataset_format=DatasetFormat.csv(header=True),
+            output_s3_uri=f"s3://{CONFIG['bucket']}/errors/{job}",
+            job_name=job,
+            wait=wait,
+            logs=wait,
+        )
+    )
+    return m, raised
+
+
+def wait_until(describe, condition, timeout=120):
+    deadline = time.monotonic() + timeout
+    while True:
+        described = describe()
+        if condition(described):
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out: {described}")
+        time.sleep(POLL)
+
+
+def run(scenario, boto_session, session):
+    bucket, names = CONFIG["bucket"], CONFIG["names"]
+    s3 = boto_session.client("s3")
+    job = names[scenario]
+    if scenario == "other_image":
+        processor = Processor(role=CONFIG["role"], image_uri=CONFIG["other_image"], instance_count=1,
+                              instance_type="ml.m5.xlarge", sagemaker_session=session)
+        return {"raised": outcome(lambda: processor.run(job_name=job, wait=False, logs=False))}
+    if scenario == "missing":
+        _, raised = baseline(session, job, f"s3://{bucket}/errors/no-such-dataset/train.csv")
+    elif scenario in ("bad_rows", "no_rows"):
+        key = f"errors/{scenario}/train.csv"
+        s3.put_object(Bucket=bucket, Key=key, Body=CONFIG[f"{scenario}_csv"].encode())
+        _, raised = baseline(session, job, f"s3://{bucket}/{key}")
+    elif scenario == "max_runtime":
+        _, raised = baseline(session, job, CONFIG["stalled_dataset"], max_runtime_in_seconds=2)
+    elif scenario in ("stop", "crash"):
+        m, raised = baseline(session, job, CONFIG["stalled_dataset"], wait=False)
+        wait_until(m.latest_baselining_job.describe, lambda d: "ProcessingStartTime" in d)
+        if scenario == "stop":
+            m.latest_baselining_job.stop()
+        else:
+            send({"kill_runner": job})
+            assert json.loads(sys.stdin.readline()) == {"killed": True}
+        raised = outcome(lambda: m.latest_baselining_job.wait(logs=False))
+    described = session.describe_processing_job(job)
+    return {"raised": raised, "describe": described}
+
+
+def main():
+    result = {}
+    try:
+        with contextlib.redirect_stdout(PRINTED):
+            boto_session, session = setup()
+            for scenario in CONFIG["scenarios"]:
+                result[scenario] = run(scenario, boto_session, session)
+    except BaseException:  # noqa: BLE001 - reported to the test with the traceback
+        result["error"] = traceback.format_exc()
+    result["printed"] = PRINTED.getvalue()
+    send({"result": result})
+
+
+if __name__ == "__main__":
+    main()
