@@ -94,9 +94,14 @@ pub(super) struct Pattern {
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let source = String::deserialize(deserializer)?;
-        let regex = Regex::new(&format!("^(?:{})$", without_surrogates(&source))).map_err(D::Error::custom)?;
+        let regex = compile_pattern(&source).map_err(D::Error::custom)?;
         Ok(Pattern { source, regex })
     }
+}
+
+/// A botocore `pattern` (Java's regex syntax) as a regex matching whole strings.
+pub fn compile_pattern(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!("^(?:{})$", without_surrogates(pattern)))
 }
 
 /// Java writes characters beyond U+FFFF as UTF-16 surrogate pairs (`\uD800\uDC00` is U+10000);
