@@ -59,7 +59,11 @@ impl ControlPlane {
         };
         let key = ItemKey::processing_job(&job_name);
         self.table
-            .insert(&encode(key.clone(), 1, &ProcessingJobItem::Baselining(Box::new(record.clone()))))
+            .insert(&encode(
+                key.clone(),
+                1,
+                &ProcessingJobItem::Baselining(Box::new(record.clone())),
+            ))
             .await
             .map_err(|err| match err {
                 CloudError::AlreadyExists { .. } => {

@@ -1,13 +1,11 @@
 //! [`JobLog`] into files: the stream `<job>/algo-1-<epoch>` is `dir/<job>/algo-1-<epoch>.log`,
 //! one `<RFC 3339 time> <message>` line per log line.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use super::fsutil::blocking;
+use super::fsutil::{append, blocking};
 use crate::ports::{JobLog, LogLine};
 use crate::CloudError;
 
@@ -49,23 +47,14 @@ impl JobLog for FileJobLog {
             let time = line.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             text.push_str(&format!("{time} {}\n", line.message));
         }
-        blocking(move || {
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir).map_err(|e| CloudError::io(dir, e))?;
-            }
-            let mut file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| CloudError::io(&path, e))?;
-            file.write_all(text.as_bytes()).map_err(|e| CloudError::io(&path, e))
-        })
-        .await
+        blocking(move || append(&path, text.as_bytes())).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use chrono::{TimeZone, Utc};
 
     use super::*;

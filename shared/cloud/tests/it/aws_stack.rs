@@ -3,6 +3,7 @@
 //! services themselves (the DynamoDB item, the EventBridge schedule, the S3 reports, the
 //! CloudWatch metrics, a processing job's log lines in CloudWatch Logs).
 
+use crate::api_calls::call;
 use crate::common;
 
 use std::sync::Arc;
@@ -384,16 +385,6 @@ fn baselining_plane(stack: &Stack, launcher: Option<Arc<dyn JobLauncher>>) -> Co
     let scheduler = EventBridgeScheduler::new(&stack.sdk, scenario::scheduler_settings(&stack.group, ANALYZE_ARN));
     let launcher = launcher.unwrap_or_else(|| Arc::new(InProcessLauncher::new(jobs)));
     ControlPlane::new(table, Arc::new(scheduler), scenario::control_settings()).with_job_launcher(launcher)
-}
-
-async fn call(plane: &ControlPlane, operation: &str, body: Value) -> (u16, Value) {
-    let response = handle(
-        plane,
-        Some(&format!("SageMaker.{operation}")),
-        body.to_string().as_bytes(),
-    )
-    .await;
-    (response.status, serde_json::from_slice(&response.body).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

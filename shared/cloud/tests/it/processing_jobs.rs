@@ -11,7 +11,6 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::records::ProcessingJobRecord;
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
 use modelmon_cloud::local::{FileJobLog, FileMetrics, FileTable, FsObjectStore, InProcessLauncher, LocalScheduler};
@@ -23,6 +22,8 @@ use modelmon_cloud::{CloudError, ObjectUri};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::sync::Semaphore;
+
+use crate::api_calls;
 
 const IMAGE: &str = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer";
 const ROLE: &str = "arn:aws:iam::123456789012:role/service-role/monitoring";
@@ -131,22 +132,15 @@ impl Stack {
     }
 
     async fn call(&self, operation: &str, body: Value) -> (u16, Value) {
-        let target = format!("SageMaker.{operation}");
-        let response = handle(&self.plane, Some(&target), body.to_string().as_bytes()).await;
-        (response.status, serde_json::from_slice(&response.body).unwrap())
+        api_calls::call(&self.plane, operation, body).await
     }
 
     async fn ok(&self, operation: &str, body: Value) -> Value {
-        let (status, response) = self.call(operation, body).await;
-        assert_eq!(status, 200, "{operation}: {response}");
-        response
+        api_calls::ok(&self.plane, operation, body).await
     }
 
     async fn fails(&self, operation: &str, body: Value, code: &str) -> String {
-        let (status, response) = self.call(operation, body).await;
-        assert_ne!(status, 200, "{operation} succeeded: {response}");
-        assert_eq!(response["__type"], code, "{operation}: {response}");
-        response["message"].as_str().unwrap().to_string()
+        api_calls::fails(&self.plane, operation, body, code).await
     }
 
     async fn describe(&self, job: &str) -> Value {
