@@ -40,7 +40,10 @@ class Proxy:
                 pass
 
             def do_GET(self):
-                proxy.handle(self)
+                try:
+                    proxy.handle(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client went away (a killed function, a stopped server)
 
             do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_GET
 

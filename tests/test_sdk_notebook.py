@@ -205,6 +205,7 @@ class Home:
             stalled_dataset=self.stalled_dataset,
             bad_rows_csv=training_csv(5)[0] + "1,2,3\n41\n",
             no_rows_csv="age,plan\n",
+            scratch=str(self.log_dir),
         )
         return Flow("v2", "error_paths.py", config, self, self.log_dir).run()
 
@@ -437,7 +438,7 @@ def test_the_notebook_against_the_functions(lambda_home, lambda_notebooks, form)
     check_job_log(names["baseline_job"])
 
 
-def check_error_paths(result, crashed):
+def check_error_paths(result, bucket, crashed):
     assert "error" not in result, result["error"]
     other = result["other_image"]["raised"]
     assert other["type"] == "ClientError", other
@@ -452,6 +453,10 @@ def check_error_paths(result, crashed):
     assert bad_rows["raised"] is None, bad_rows
     assert bad_rows["describe"]["ProcessingJobStatus"] == "Completed"
     assert f"read {ROWS + 2}, analysed {ROWS}, rejected 2 (wrong field count 2)" in bad_rows["describe"]["ExitMessage"]
+    # The SDK uploaded the local file to the session's default bucket, where the job read it.
+    [uploaded] = bad_rows["describe"]["ProcessingInputs"]
+    assert uploaded["S3Input"]["S3Uri"].startswith(f"s3://{bucket}/"), uploaded
+    assert f"First wrong field count: {uploaded['S3Input']['S3Uri']}" in bad_rows["describe"]["ExitMessage"]
 
     no_rows = result["no_rows"]
     assert no_rows["raised"]["type"] == "UnexpectedStatusException", no_rows
@@ -479,8 +484,8 @@ SCENARIOS = ["other_image", "missing", "bad_rows", "no_rows", "max_runtime", "st
 
 
 def test_baselining_errors_against_serve(serve_home):
-    check_error_paths(serve_home.error_paths(SCENARIOS), crashed=False)
+    check_error_paths(serve_home.error_paths(SCENARIOS), serve_home.bucket, crashed=False)
 
 
 def test_baselining_errors_against_the_functions_and_a_killed_baseline_function(lambda_home):
-    check_error_paths(lambda_home.error_paths(SCENARIOS + ["crash"]), crashed=True)
+    check_error_paths(lambda_home.error_paths(SCENARIOS + ["crash"]), lambda_home.bucket, crashed=True)

@@ -1,10 +1,13 @@
 """The baselining job's error paths, through the SageMaker Python SDK alone.
 
-Run by tests/test_sdk_notebook.py like notebook.py (same configuration and protocol), one
-scenario after the other; each gives what the SDK raised and what DescribeProcessingJob says:
+Run by tests/test_sdk_notebook.py like notebook.py (same configuration and protocol). The
+scenarios run side by side (the SDK spends most of their time waiting), then `crash` alone
+(killing the runner ends whatever it runs); each gives what the SDK raised and what
+DescribeProcessingJob says:
   other_image   a Processor for an image modelmon does not run
   missing       a dataset that does not exist
-  bad_rows      a dataset with rows of the wrong width (the job completes and counts them)
+  bad_rows      a local file with rows of the wrong width, which the SDK uploads to the session's
+                default bucket (the job completes and counts the rows)
   no_rows       a dataset with a header and no rows
   max_runtime   a job held on its dataset longer than its MaxRuntimeInSeconds
   stop          a Stop while the job runs
@@ -12,33 +15,19 @@ scenario after the other; each gives what the SDK raised and what DescribeProces
                 {"kill_runner": job} (it answers {"killed": true}); the Lambda home only
 """
 
-import contextlib
-import io
-import json
 import os
-import sys
 import time
-import traceback
+from concurrent.futures import ThreadPoolExecutor
 
-# The protocol keeps this process's stdout to itself: what anything else writes to file
-# descriptor 1 (the SDK, from import time on) goes to stderr.
-CONTROL_OUT = os.fdopen(os.dup(1), "w")
-os.dup2(2, 1)
+from protocol import CONFIG, finish, receive, send  # first: it sets stdout aside
 
-import boto3  # noqa: E402 - after stdout is set aside
+import boto3  # noqa: E402
 import sagemaker  # noqa: E402
 from sagemaker.model_monitor import DefaultModelMonitor  # noqa: E402
 from sagemaker.model_monitor.dataset_format import DatasetFormat  # noqa: E402
 from sagemaker.processing import Processor  # noqa: E402
 
-CONFIG = json.load(open(sys.argv[1]))
-PRINTED = io.StringIO()
 POLL = 1
-
-
-def send(message):
-    CONTROL_OUT.write(json.dumps(message, default=str) + "\n")
-    CONTROL_OUT.flush()
 
 
 def setup():
@@ -98,9 +87,14 @@ def run(scenario, boto_session, session):
         return {"raised": outcome(lambda: processor.run(job_name=job, wait=False, logs=False))}
     if scenario == "missing":
         _, raised = baseline(session, job, f"s3://{bucket}/errors/no-such-dataset/train.csv")
-    elif scenario in ("bad_rows", "no_rows"):
+    elif scenario == "bad_rows":
+        path = os.path.join(CONFIG["scratch"], "bad_rows.csv")
+        with open(path, "w") as f:
+            f.write(CONFIG["bad_rows_csv"])
+        _, raised = baseline(session, job, path)
+    elif scenario == "no_rows":
         key = f"errors/{scenario}/train.csv"
-        s3.put_object(Bucket=bucket, Key=key, Body=CONFIG[f"{scenario}_csv"].encode())
+        s3.put_object(Bucket=bucket, Key=key, Body=CONFIG["no_rows_csv"].encode())
         _, raised = baseline(session, job, f"s3://{bucket}/{key}")
     elif scenario == "max_runtime":
         _, raised = baseline(session, job, CONFIG["stalled_dataset"], max_runtime_in_seconds=2)
@@ -111,24 +105,22 @@ def run(scenario, boto_session, session):
             m.latest_baselining_job.stop()
         else:
             send({"kill_runner": job})
-            assert json.loads(sys.stdin.readline()) == {"killed": True}
+            assert receive() == {"killed": True}
         raised = outcome(lambda: m.latest_baselining_job.wait(logs=False))
     described = session.describe_processing_job(job)
     return {"raised": raised, "describe": described}
 
 
-def main():
-    result = {}
-    try:
-        with contextlib.redirect_stdout(PRINTED):
-            boto_session, session = setup()
-            for scenario in CONFIG["scenarios"]:
-                result[scenario] = run(scenario, boto_session, session)
-    except BaseException:  # noqa: BLE001 - reported to the test with the traceback
-        result["error"] = traceback.format_exc()
-    result["printed"] = PRINTED.getvalue()
-    send({"result": result})
+def error_paths(result):
+    boto_session, session = setup()
+    together = [s for s in CONFIG["scenarios"] if s != "crash"]
+    with ThreadPoolExecutor(len(together)) as pool:
+        outcomes = pool.map(lambda scenario: run(scenario, boto_session, session), together)
+        result.update(zip(together, outcomes))
+    if "crash" in CONFIG["scenarios"]:
+        result["crash"] = run("crash", boto_session, session)
 
 
 if __name__ == "__main__":
-    main()
+    RESULT = {}
+    finish(lambda: error_paths(RESULT), RESULT)

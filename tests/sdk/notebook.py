@@ -5,31 +5,19 @@ v3: `sagemaker.core.model_monitor`): `python notebook.py CONFIG.json`. The only 
 modelmon is the SDK session's `sagemaker_client` (endpoint_url); S3, STS and CloudWatch Logs go
 where the environment's AWS configuration points (moto, in the tests).
 
-Protocol with the test on this process's real stdout/stdin, one JSON line each:
+Protocol with the test (tests/sdk/protocol.py), one JSON line each way:
   {"fire": [schedule names]}  -> the test plays EventBridge Scheduler for the Lambda home (serve
                                   fires its own timers), then answers with {"ran": [names]}, the
                                   schedules whose run to wait for;
   {"result": {...}}            -> what the notebook saw, for the test's assertions.
-Everything the SDK prints (the job's log lines among it) is kept, and returned in the result.
+Everything the SDK prints (the job's log lines among it) is returned in the result.
 """
 
-import contextlib
-import io
-import json
-import os
-import sys
 import time
-import traceback
 
-# The protocol keeps this process's stdout to itself: what anything else writes to file
-# descriptor 1 (the SDK, from import time on) goes to stderr.
-CONTROL_OUT = os.fdopen(os.dup(1), "w")
-os.dup2(2, 1)
+from protocol import CONFIG, PRINTED, finish, receive, send  # first: it sets stdout aside
 
-import boto3  # noqa: E402 - after stdout is set aside
-
-CONFIG = json.load(open(sys.argv[1]))
-PRINTED = io.StringIO()
+import boto3  # noqa: E402
 
 if CONFIG["sdk"] == "v2":
     import sagemaker
@@ -53,11 +41,6 @@ else:
     VERSION = version("sagemaker")
 
 RESULT = {"sdk_version": VERSION, "calls": []}
-
-
-def send(message):
-    CONTROL_OUT.write(json.dumps(message, default=str) + "\n")
-    CONTROL_OUT.flush()
 
 
 def record_calls(boto_session):
@@ -187,7 +170,7 @@ def notebook():
 
     # 4. The runs.
     send({"fire": list(monitors)})
-    ran = json.loads(sys.stdin.readline())["ran"]
+    ran = receive()["ran"]
     runs = {}
     for name in ran:
         m = monitors[name]
@@ -241,15 +224,5 @@ def notebook():
     ]
 
 
-def main():
-    try:
-        with contextlib.redirect_stdout(PRINTED):
-            notebook()
-    except BaseException:  # noqa: BLE001 - reported to the test with the traceback
-        RESULT["error"] = traceback.format_exc()
-    RESULT["printed"] = PRINTED.getvalue()
-    send({"result": RESULT})
-
-
 if __name__ == "__main__":
-    main()
+    finish(notebook, RESULT)

@@ -193,16 +193,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_processing_job_event_names_its_job() {
-        let event: BaselineEvent = serde_json::from_str(r#"{"processing_job_name": "baseline-1"}"#).unwrap();
-        assert!(
-            matches!(&event, BaselineEvent::ProcessingJob { processing_job_name } if processing_job_name == "baseline-1")
-        );
+    async fn the_processing_job_event_of_infra_events_names_its_job() {
+        let event: BaselineEvent =
+            serde_json::from_str(include_str!("../../../infra/events/baseline-processing-job.json")).unwrap();
+        let name = "baseline-suggestion-job-2026-11-25-13-00-00-000";
+        assert!(matches!(&event, BaselineEvent::ProcessingJob { processing_job_name } if processing_job_name == name));
         let dir = tempfile::tempdir().unwrap();
         let answer = handle(&function(dir.path(), AllowedBuckets::any()), event, &Context::default())
             .await
             .unwrap();
-        assert_eq!(answer, json!({"skipped": "Processing job 'baseline-1' does not exist"}));
+        assert_eq!(
+            answer,
+            json!({ "skipped": format!("Processing job '{name}' does not exist") })
+        );
     }
 
     #[test]
