@@ -106,7 +106,10 @@ impl ProcessingJobRunner {
                 "Failed: {}",
                 ended.failure_reason.as_deref().unwrap_or_default()
             )),
-            status => log.line(format!("{status:?}")),
+            status => log.line(format!(
+                "{status:?}: {}",
+                ended.exit_message.as_deref().unwrap_or_default()
+            )),
         }
         log.flush().await;
         tracing::info!(job = %job_name, status = ?ended.processing_job_status, "baselining job ended");

@@ -426,6 +426,9 @@ async fn a_stop_ends_a_running_job_and_of_concurrent_stops_one_succeeds() {
     }
     let stopped = stack.wait_for("stopped", "Stopped").await;
     assert_eq!(stopped["ExitMessage"], "Stopped by StopProcessingJob.");
+    assert!(stack
+        .log("stopped")
+        .ends_with("Stopped: Stopped by StopProcessingJob.\n"));
     assert!(stopped["ProcessingEndTime"].as_f64().is_some());
     assert!(stack.object("s3://models/out/stopped/statistics.json").is_none());
     let again = stack
