@@ -154,8 +154,7 @@ impl ControlPlane {
             1 => Ok(named.remove(0)),
             0 => Err(unknown(arn)),
             _ => Err(CloudError::Validation(format!(
-                "{arn} names more than one resource (names that differ only in case); tag them by \
-                 renaming one"
+                "{arn} names more than one resource: their names differ only in case"
             ))),
         }
     }
