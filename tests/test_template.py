@@ -4,6 +4,8 @@ security properties the issue asks for, read straight from the YAML."""
 from __future__ import annotations
 
 import copy
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -71,10 +73,16 @@ def test_the_code_model_sees_the_adapters_operations():
         "dynamodb:DeleteItem",
         "dynamodb:Query",
     }
-    assert adapters["S3Store"].all_actions() == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}
+    assert adapters["S3Store"].all_actions() == {"s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject"}
     assert adapters["EventBridgeScheduler"].actions("create") == {"scheduler:CreateSchedule", "iam:PassRole"}
     assert adapters["EventBridgeScheduler"].actions("delete") == {"scheduler:DeleteSchedule"}
     assert adapters["CloudWatchMetrics"].all_actions() == {"cloudwatch:PutMetricData"}
+    assert adapters["LambdaLauncher"].all_actions() == {"lambda:InvokeFunction"}
+    assert adapters["CloudWatchJobLog"].all_actions() == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
 
 
 # ------------------------------------------------------------------ cfn-lint
@@ -200,6 +208,29 @@ def test_the_scheduler_role_may_invoke_analyze_only():
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
 
 
+def test_baselining_jobs_start_only_the_baseline_function_and_log_where_sagemaker_does():
+    [invoke] = [
+        s
+        for s in statements(RESOURCES["CreateScheduleFunction"]["Properties"]["Policies"][0])
+        if "lambda:InvokeFunction" in listed(s["Action"])
+    ]
+    assert invoke["Resource"] == {"Fn::GetAtt": ["BaselineFunction", "Arn"]}
+    variables = RESOURCES["CreateScheduleFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["BASELINE_FUNCTION_NAME"] == {"Ref": "BaselineFunction"}
+    baseline = RESOURCES["BaselineFunction"]["Properties"]
+    [logs] = [s for s in statements(baseline["Policies"][0]) if s.get("Sid") == "JobLogs"]
+    group = "/aws/sagemaker/ProcessingJobs"
+    assert f'pub const PROCESSING_JOBS_LOG_GROUP: &str = "{group}";' in (
+        ROOT / "shared/cloud/src/aws/logs.rs"
+    ).read_text()
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    assert [r["Fn::Sub"] for r in logs["Resource"]] == [f"{prefix}{group}", f"{prefix}{group}:log-stream:*"]
+    # A job nobody claimed is Failed after the event's longest wait and a minute.
+    launcher = (ROOT / "shared/cloud/src/aws/lambda.rs").read_text()
+    max_age = baseline["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+    assert f"pub const START_TIMEOUT_SECONDS: i64 = {max_age + 60};" in launcher
+
+
 def test_functions_are_arm64_al2023_json_logged_with_retention():
     glob = TEMPLATE["Globals"]["Function"]
     assert (glob["Runtime"], glob["Handler"], glob["Architectures"]) == ("provided.al2023", "bootstrap", ["arm64"])
@@ -230,3 +261,62 @@ def test_failed_runs_reach_the_dead_letter_queue_and_alarm():
     }
     assert alarms == {("AWS/Lambda", "Errors"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible")}
     assert set(TEMPLATE["Outputs"]) >= {"ApiUrl", "TableName", "BucketName", "ScheduleGroupName", "DeadLetterQueueUrl"}
+
+
+# ------------------------------------------------------------------ the fan-out's state machine
+
+
+def fanout_definition() -> dict:
+    definition = RESOURCES["BaselineFanOut"]["Properties"]["Definition"]
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:modelmon-baseline"
+    return json.loads(json.dumps(definition).replace("${BaselineFunctionArn}", arn))
+
+
+def asl_validators() -> list[list[str]]:
+    """statelint (pip) and asl-validator (npm), both pinned and installed by infra/test.sh."""
+    statelint = shutil.which("statelint")
+    npm_prefix = os.environ.get("MODELMON_NPM", os.environ.get("MODELMON_VENV", str(Path.home() / ".cache/modelmon/venv")) + "-npm")
+    asl_validator = Path(npm_prefix) / "node_modules/.bin/asl-validator"
+    if statelint is None or not asl_validator.is_file():
+        pytest.fail(f"statelint ({statelint}) or asl-validator ({asl_validator}) missing: run infra/test.sh")
+    return [[statelint], [str(asl_validator), "--json-path"]]
+
+
+def validate(definition: dict, tmp_path: Path) -> list[tuple[int, str]]:
+    path = tmp_path / f"definition-{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(json.dumps(definition))
+    results = []
+    for command in asl_validators():
+        done = subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=120)
+        results.append((done.returncode, done.stdout + done.stderr))
+    return results
+
+
+def test_the_fan_out_definition_is_valid_asl(tmp_path):
+    for code, output in validate(fanout_definition(), tmp_path):
+        assert code == 0, output
+    # Both validators do catch a broken definition.
+    broken = fanout_definition()
+    broken["States"]["Profile"]["Next"] = "Nowhere"
+    for code, output in validate(broken, tmp_path):
+        assert code != 0, output
+
+
+def test_the_fan_out_batches_by_bytes_retries_and_tolerates_no_failure():
+    states = fanout_definition()["States"]
+    profile = states["Profile"]
+    assert profile["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert profile["ItemReader"]["Resource"] == "arn:aws:states:::s3:listObjectsV2"
+    assert profile["ItemBatcher"]["MaxItemsPerBatchPath"] == "$.fanout.plan.objects_per_batch"
+    assert profile["ToleratedFailurePercentage"] == 0
+    child = profile["ItemProcessor"]["States"]["ProfileBatch"]
+    for task in (states["Plan"], child, states["Merge"]):
+        retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
+        # The function's data errors fail at once; AWS's and timeouts are retried.
+        assert "Retryable" in retried and "States.Timeout" in retried and "JobFailed" not in retried
+    for name in ("Plan", "Profile", "Merge"):
+        assert states[name]["Catch"][0]["Next"] == "Failed"
+    assert "Catch" not in states["Failed"] and "Retry" not in states["Failed"]
+    # The state machine may invoke the baseline function and no other.
+    policies = RESOURCES["BaselineFanOut"]["Properties"]["Policies"]
+    assert policies[0] == {"LambdaInvokePolicy": {"FunctionName": {"Ref": "BaselineFunction"}}}

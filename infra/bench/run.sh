@@ -31,6 +31,7 @@ fi
 
 export MODELMON="$CARGO_TARGET_DIR/release/modelmon"
 export BENCH_GEN="$CARGO_TARGET_DIR/release/bench-gen"
+export BENCH_MERGE="$CARGO_TARGET_DIR/release/bench-merge"
 export FUNCTIONS_DIR="$CARGO_TARGET_DIR/release"
 export VENV_PY="$VENV/bin/python"
 export BENCH_DATA="${BENCH_DATA:-$CACHE/bench-data}"

@@ -77,6 +77,17 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
+    async fn delete(&self, uri: &ObjectUri) -> Result<(), CloudError> {
+        self.client
+            .delete_object()
+            .bucket(&uri.bucket)
+            .key(&uri.key)
+            .send()
+            .await
+            .map_err(|err| CloudError::aws(SERVICE, "DeleteObject", err))?;
+        Ok(())
+    }
+
     async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectInfo>, CloudError> {
         let mut pages = self
             .client

@@ -119,6 +119,15 @@ impl ObjectStore for FsObjectStore {
         blocking(move || write_atomic(&path, &body)).await
     }
 
+    async fn delete(&self, uri: &ObjectUri) -> Result<(), CloudError> {
+        let path = self.path_of(uri)?;
+        blocking(move || match fs::remove_file(&path) {
+            Err(e) if !is_missing(&e) => Err(CloudError::io(path, e)),
+            _ => Ok(()),
+        })
+        .await
+    }
+
     async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectInfo>, CloudError> {
         // Walk the deepest folder the prefix names; its last part filters names.
         let dir_key = prefix.key.rsplit_once('/').map_or("", |(dir, _)| dir);

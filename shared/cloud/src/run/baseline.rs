@@ -1,6 +1,7 @@
 //! A baselining job: the analyzer container's contract (`dataset_source`, `dataset_format` as
 //! SageMaker's JSON string, `output_path`) with S3 URIs: statistics.json and the suggested
-//! constraints.json of the dataset.
+//! constraints.json of the dataset. A processing job of CreateProcessingJob becomes one of these
+//! (with [`BaselineOptions`]); the baseline function also takes one directly as its event.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,11 +9,12 @@ use std::sync::Arc;
 use modelmon_engine::dataset::{profile_sources, DatasetFormat, ReadOptions};
 use modelmon_engine::profile::{DatasetProfile, RecordAccount};
 use modelmon_engine::suggest::suggest_constraints;
-use modelmon_formats::dataset_format::DatasetFormatSpec;
+use modelmon_formats::constraints::CategoricalDriftMethod;
 use serde::{Deserialize, Serialize};
 
 use super::objects::{data_objects, engine_failure, object_sources};
-use crate::ports::ObjectStore;
+use crate::control::baselining::baseline_format;
+use crate::ports::{ObjectInfo, ObjectStore};
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +25,13 @@ pub struct BaselineJob {
     pub dataset_format: String,
     /// The folder for statistics.json and constraints.json.
     pub output_path: String,
+}
+
+/// What a processing job may ask for beyond the dataset (its `Environment`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BaselineOptions {
+    /// The suggested constraints' `categorical_drift_method` (`LInfinity` when not given).
+    pub categorical_drift_method: Option<CategoricalDriftMethod>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,13 +49,65 @@ pub async fn run_baseline(
     allowed: &AllowedBuckets,
     scratch: Option<&Path>,
 ) -> Result<BaselineOutputs, CloudError> {
+    run_baseline_with(store, job, &BaselineOptions::default(), allowed, scratch).await
+}
+
+/// [`run_baseline`] with a processing job's options.
+pub async fn run_baseline_with(
+    store: &Arc<dyn ObjectStore>,
+    job: &BaselineJob,
+    options: &BaselineOptions,
+    allowed: &AllowedBuckets,
+    scratch: Option<&Path>,
+) -> Result<BaselineOutputs, CloudError> {
     let source = ObjectUri::parse(&job.dataset_source)?;
     let output = ObjectUri::parse(&job.output_path)?;
     allowed.check(&source, "dataset_source")?;
     allowed.check(&output, "output_path")?;
-    let format = dataset_format(&job.dataset_format)?;
-    let objects = store.list(&source).await?;
-    // `s3://b/data` names that object if it exists, else the folder `s3://b/data/`.
+    let format = baseline_format(&job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
+    let (_, objects) = dataset_objects(store, &source, &job.dataset_source).await?;
+    let profile = profile_objects(store, &objects, format, scratch).await?;
+    if profile.item_count() == 0 {
+        return Err(no_records(&job.dataset_source, &profile));
+    }
+    write_baseline(store, &profile, options, &output).await
+}
+
+/// The profile of `objects`, one dataset in this order, streamed (only Parquet objects are copied
+/// to `scratch`, one at a time per thread).
+pub(crate) async fn profile_objects(
+    store: &Arc<dyn ObjectStore>,
+    objects: &[ObjectInfo],
+    format: DatasetFormat,
+    scratch: Option<&Path>,
+) -> Result<DatasetProfile, CloudError> {
+    let sources = object_sources(store, objects, scratch)?;
+    tokio::task::spawn_blocking(move || {
+        let mut profile = DatasetProfile::default();
+        profile_sources(&sources, format, ReadOptions::default(), &mut profile, &mut |_| {}).map(|_| profile)
+    })
+    .await
+    .map_err(|join| CloudError::Internal(format!("the baseline task failed: {join}")))?
+    .map_err(engine_failure)
+}
+
+/// A dataset with nothing to baseline.
+pub(crate) fn no_records(dataset: &str, profile: &DatasetProfile) -> CloudError {
+    CloudError::Data(format!(
+        "{dataset}: the dataset has no records to baseline ({})",
+        profile.records.summary()
+    ))
+}
+
+/// The objects of a dataset and the folder they are named from: `s3://b/data` names that object
+/// if it exists, else the objects of the folder `s3://b/data/` (not those whose names start with
+/// `.` or `_`), in key order. No objects is an error.
+pub(crate) async fn dataset_objects(
+    store: &Arc<dyn ObjectStore>,
+    source: &ObjectUri,
+    named: &str,
+) -> Result<(ObjectUri, Vec<ObjectInfo>), CloudError> {
+    let objects = store.list(source).await?;
     let exact: Vec<_> = objects.iter().filter(|o| o.uri.key == source.key).cloned().collect();
     let (root, objects) = if exact.is_empty() {
         let prefix = source.as_prefix();
@@ -56,42 +117,41 @@ pub async fn run_baseline(
             .collect();
         (prefix, inside)
     } else {
-        let folder = source.key.rsplit_once('/').map_or("", |(folder, _)| folder);
-        (
-            ObjectUri {
-                bucket: source.bucket.clone(),
-                key: folder.to_string(),
-            }
-            .as_prefix(),
-            exact,
-        )
+        (folder_of(source), exact)
     };
     let objects = data_objects(objects, &root);
     if objects.is_empty() {
-        return Err(CloudError::Data(format!(
-            "{}: no objects to baseline",
-            job.dataset_source
-        )));
+        return Err(CloudError::Data(format!("{named}: no objects to baseline")));
     }
-    // Streamed: only Parquet objects are copied to `scratch` (one at a time per thread).
-    let sources = object_sources(store, &objects, scratch)?;
-    let profile = tokio::task::spawn_blocking(move || {
-        let mut profile = DatasetProfile::default();
-        profile_sources(&sources, format, ReadOptions::default(), &mut profile, &mut |_| {}).map(|_| profile)
-    })
-    .await
-    .map_err(|join| CloudError::Internal(format!("the baseline task failed: {join}")))?
-    .map_err(engine_failure)?;
-    if profile.item_count() == 0 {
-        return Err(CloudError::Data(format!(
-            "{}: the dataset has no records to baseline ({})",
-            job.dataset_source,
-            profile.records.summary()
-        )));
+    Ok((root, objects))
+}
+
+/// The folder an object is in, as a prefix.
+fn folder_of(object: &ObjectUri) -> ObjectUri {
+    let folder = object.key.rsplit_once('/').map_or("", |(folder, _)| folder);
+    ObjectUri {
+        bucket: object.bucket.clone(),
+        key: folder.to_string(),
     }
-    let records = profile.records.clone();
+    .as_prefix()
+}
+
+/// Writes the statistics.json and the suggested constraints.json of a dataset's `profile` into
+/// `output`.
+pub(crate) async fn write_baseline(
+    store: &Arc<dyn ObjectStore>,
+    profile: &DatasetProfile,
+    options: &BaselineOptions,
+    output: &ObjectUri,
+) -> Result<BaselineOutputs, CloudError> {
     let statistics = profile.to_statistics();
-    let constraints = suggest_constraints(&statistics);
+    let mut constraints = suggest_constraints(&statistics);
+    if let Some(method) = options.categorical_drift_method {
+        constraints
+            .monitoring_config
+            .distribution_constraints
+            .categorical_drift_method = method;
+    }
     let statistics_uri = output.join("statistics.json");
     let constraints_uri = output.join("constraints.json");
     store
@@ -103,18 +163,6 @@ pub async fn run_baseline(
     Ok(BaselineOutputs {
         statistics: statistics_uri.to_string(),
         constraints: constraints_uri.to_string(),
-        records,
+        records: profile.records.clone(),
     })
-}
-
-fn dataset_format(text: &str) -> Result<DatasetFormat, CloudError> {
-    match DatasetFormatSpec::parse(text, "dataset_format")? {
-        DatasetFormatSpec::Csv(csv) => Ok(DatasetFormat::Csv { header: csv.header }),
-        DatasetFormatSpec::Json(json) if json.lines != Some(false) => Ok(DatasetFormat::JsonLines),
-        DatasetFormatSpec::Json(_) => Err(CloudError::Data("dataset_format: only JSON Lines is supported".into())),
-        DatasetFormatSpec::Parquet(_) => Ok(DatasetFormat::Parquet),
-        DatasetFormatSpec::SagemakerCaptureJson(_) => Err(CloudError::Data(
-            "dataset_format: a baseline is computed from a dataset (csv, json or parquet), not from capture".into(),
-        )),
-    }
 }
