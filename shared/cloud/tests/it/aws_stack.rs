@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_scheduler::types::ScheduleState;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use modelmon_cloud::aws::{create_group, create_table, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store};
+use modelmon_cloud::aws::{CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store};
 use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::ControlPlane;
 use modelmon_cloud::ports::ObjectStore;
@@ -36,14 +36,7 @@ struct Stack {
 impl Stack {
     async fn new() -> Stack {
         let sdk = sdk_config().await;
-        let table_name = unique("table");
-        create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table_name)
-            .await
-            .unwrap();
-        let group = unique("group");
-        create_group(&aws_sdk_scheduler::Client::new(&sdk), &group)
-            .await
-            .unwrap();
+        let (table_name, group) = common::table_and_group(&sdk).await;
         let bucket = unique("bucket");
         let s3 = S3Store::new(&sdk);
         s3.client.create_bucket().bucket(&bucket).send().await.unwrap();
