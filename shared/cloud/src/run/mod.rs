@@ -1,11 +1,15 @@
 //! The work the scheduler and the baselining API start: one analysis run of a schedule, and one
-//! baselining job. Both stream their input objects into the engine through the object store
-//! (`objects`) and write their outputs back through the store.
+//! baselining job (directly, or as a processing job with its lifecycle). Both stream their input
+//! objects into the engine through the object store (`objects`) and write their outputs back
+//! through the store.
 
 mod analyze;
 mod baseline;
+pub mod execution_job;
 mod objects;
+mod processing;
 
 pub use analyze::{AnalysisRunner, RunResult, RunSettings, RunTimings, ScheduledRun};
-pub use baseline::{run_baseline, BaselineJob, BaselineOutputs};
+pub use baseline::{run_baseline, run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
 pub use objects::{data_objects, engine_failure, object_sources, PARTS_AHEAD, PART_BYTES};
+pub use processing::{JobRunResult, JobRunSettings, ProcessingJobRunner};
