@@ -8,8 +8,8 @@
 //! - `baseline --source s3://... --output s3://... --format csv --mode streamed|staged`: the
 //!   baselining job as the baseline function runs it (streamed), or as it ran before it streamed
 //!   (staged: every object downloaded to a temporary folder, 16 at a time, then profiled there).
-//! - `analyze-setup --bucket B --baseline DIR --capture DIR`: a table, a schedule group, the
-//!   baseline and the capture in S3, and an hourly schedule on them; prints their names.
+//! - `analyze-setup --bucket B --baseline DIR [--capture DIR]`: a table, a schedule group, the
+//!   baseline (and the capture) in S3, and an hourly schedule on them; prints their names.
 //! - `fire --table T --bucket B --schedule S --time T`: the scheduler's event for the
 //!   schedule, to the analyze function's code: from the event to the reports in S3, the metrics
 //!   and the execution record, with the phases the run measures itself.
@@ -75,9 +75,9 @@ enum Command {
         /// A folder with the baseline's statistics.json and constraints.json.
         #[arg(long)]
         baseline: PathBuf,
-        /// A capture root (bench-gen capture's output).
+        /// A capture root (bench-gen capture's output); without it, the bucket's capture stays.
         #[arg(long)]
-        capture: PathBuf,
+        capture: Option<PathBuf>,
     },
     Fire {
         #[arg(long)]
@@ -106,7 +106,7 @@ async fn main() -> ExitCode {
             bucket,
             baseline,
             capture,
-        } => analyze_setup(&sdk, &s3, &bucket, &baseline, &capture).await,
+        } => analyze_setup(&sdk, &s3, &bucket, &baseline, capture.as_deref()).await,
         Command::Fire {
             table,
             bucket,
@@ -276,14 +276,16 @@ async fn analyze_setup(
     s3: &S3Store,
     bucket: &str,
     baseline: &Path,
-    capture: &Path,
+    capture: Option<&Path>,
 ) -> Result<Value, CloudError> {
     let (table, group, schedule) = (unique("bench-table"), unique("bench-group"), unique("bench"));
     create_table(&aws_sdk_dynamodb::Client::new(sdk), &table).await?;
     create_group(&aws_sdk_scheduler::Client::new(sdk), &group).await?;
     let root = ObjectUri::parse(&format!("s3://{bucket}/"))?;
     upload(s3, baseline, &root.join("baseline")).await?;
-    upload(s3, capture, &root.join("datacapture")).await?;
+    if let Some(capture) = capture {
+        upload(s3, capture, &root.join("datacapture")).await?;
+    }
     let plane = ControlPlane::new(
         Arc::new(DynamoTable::new(sdk, &table)),
         Arc::new(EventBridgeScheduler::new(sdk, scheduler_settings(&group))),
