@@ -1,38 +1,48 @@
 #!/usr/bin/env bash
-# modelmon's benchmarks (issue 6), in one command: builds modelmon and bench-gen in release,
-# installs the pinned peers (polars, whylogs) into a venv, generates the data (or reuses it) and
-# measures modelmon baseline, polars' read_csv, whylogs and modelmon analyze on the same files.
-# Writes BENCHMARKS.md at the repository root. Benchmarks are not tests: nothing here fails on a
+# modelmon's benchmarks, in one command: builds modelmon, the functions, bench-gen and
+# bench-cloud in release, installs the pinned peers (polars, whylogs, pyspark) into a venv, and
+# moto (the test venv's) for the cloud sections, generates the data (or reuses it) and measures
+# every section of BENCHMARKS.md (bench.py). Benchmarks are not tests: nothing here fails on a
 # timing.
 #
-#   infra/bench/run.sh                 # full scale: a 1 GiB CSV, 1M capture records
-#   BENCH_GB=0.1 infra/bench/run.sh    # quick
+#   infra/bench/run.sh                                 # every section
+#   BENCH_SECTIONS=fire,cloud infra/bench/run.sh       # some (the others stay as last measured)
+#   BENCH_GB=0.1 BENCH_SECTIONS=core infra/bench/run.sh
 #
-# Other knobs (see bench.py): BENCH_RECORDS, BENCH_REPEAT, BENCH_WHYLOGS_REPEAT, BENCH_COLD_RUNS,
-# BENCH_PERF=1, BENCH_DATA, BENCH_OUT.
+# Other knobs (see bench.py): BENCH_RECORDS, BENCH_SIZES_GB, BENCH_FIRE_RECORDS, BENCH_REPEAT,
+# BENCH_WHYLOGS_REPEAT, BENCH_SPARK_REPEAT, BENCH_COLD_RUNS, BENCH_PERF=1, BENCH_DATA, BENCH_OUT,
+# BENCH_VENV (the peers' venv), MODELMON_VENV (the test venv, for moto).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/modelmon/target}"
 CACHE="$HOME/.cache/modelmon"
-VENV="$CACHE/bench-venv"
+VENV="${BENCH_VENV:-$CACHE/bench-venv}"
+TEST_VENV="${MODELMON_VENV:-$CACHE/venv}"
 PYTHON="${PYTHON:-python3}"
 
-echo "[bench] building modelmon, the functions and bench-gen (release)" >&2
+echo "[bench] building modelmon, the functions, bench-gen and bench-cloud (release)" >&2
 cargo build --release --quiet -p modelmon-cli -p modelmon-bench -p create-schedule -p analyze -p baseline
 
-requirements=infra/bench/requirements.txt
-if ! cmp -s "$requirements" "$VENV/requirements.txt" 2>/dev/null; then
-    echo "[bench] installing $requirements into $VENV" >&2
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-    cp "$requirements" "$VENV/requirements.txt"
+install() { # venv requirements
+    if ! cmp -s "$2" "$1/requirements.txt" 2>/dev/null; then
+        echo "[bench] installing $2 into $1" >&2
+        rm -rf "$1"
+        "$PYTHON" -m venv "$1"
+        "$1/bin/pip" install --quiet --disable-pip-version-check -r "$2"
+        cp "$2" "$1/requirements.txt"
+    fi
+}
+install "$VENV" infra/bench/requirements.txt
+if [ ! -x "$TEST_VENV/bin/moto_server" ]; then
+    install "$TEST_VENV" infra/requirements-test.txt
 fi
 
 export MODELMON="$CARGO_TARGET_DIR/release/modelmon"
 export BENCH_GEN="$CARGO_TARGET_DIR/release/bench-gen"
 export BENCH_MERGE="$CARGO_TARGET_DIR/release/bench-merge"
+export BENCH_CLOUD="$CARGO_TARGET_DIR/release/bench-cloud"
 export FUNCTIONS_DIR="$CARGO_TARGET_DIR/release"
 export VENV_PY="$VENV/bin/python"
+export MOTO_SERVER="$TEST_VENV/bin/moto_server"
 export BENCH_DATA="${BENCH_DATA:-$CACHE/bench-data}"
 exec "$PYTHON" infra/bench/bench.py

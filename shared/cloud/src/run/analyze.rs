@@ -132,7 +132,7 @@ impl AnalysisRunner {
     /// run failed for a reason a retry may cure (an AWS call); the execution then says Failed
     /// with the reason, and a retried delivery runs it again.
     pub async fn run(&self, event: &ScheduledRun) -> Result<RunResult, CloudError> {
-        let started = Instant::now();
+        let fired = Instant::now();
         let schedule_key = ItemKey::Schedule(event.schedule_name.clone());
         let Some(schedule_item) = self.table.get(&schedule_key).await? else {
             return Ok(RunResult::Skipped(format!(
@@ -209,7 +209,7 @@ impl AnalysisRunner {
         };
         tracing::info!(schedule = %event.schedule_name, scheduled_time = %event.scheduled_time, "analysis started");
         let mut timings = RunTimings {
-            claim_ms: millis(started.elapsed()),
+            claim_ms: millis(fired.elapsed()),
             ..RunTimings::default()
         };
         let executed = match planned {
@@ -219,14 +219,14 @@ impl AnalysisRunner {
                     &planned.job,
                     event.scheduled_time,
                     window,
-                    started,
+                    fired,
                     &mut timings,
                 )
                 .await
             }
             Err(err) => Err(err),
         };
-        timings.total_ms = millis(started.elapsed());
+        timings.total_ms = millis(fired.elapsed());
         tracing::info!(schedule = %event.schedule_name, timings = ?timings, "analysis timings");
         record.timings = Some(timings);
         let now = epoch_seconds(Utc::now());

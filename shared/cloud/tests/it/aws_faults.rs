@@ -15,7 +15,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use modelmon_cloud::aws::{create_group, create_table, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store};
+use modelmon_cloud::aws::{CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store};
 use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::ControlPlane;
 use modelmon_cloud::ports::ObjectStore;
@@ -70,14 +70,7 @@ impl Stack {
             )
             .load()
             .await;
-        let table_name = unique("table");
-        create_table(&aws_sdk_dynamodb::Client::new(&direct), &table_name)
-            .await
-            .unwrap();
-        let group = unique("group");
-        create_group(&aws_sdk_scheduler::Client::new(&direct), &group)
-            .await
-            .unwrap();
+        let (table_name, group) = common::table_and_group(&direct).await;
         let bucket = unique("bucket");
         S3Store::new(&direct)
             .client
@@ -182,6 +175,17 @@ impl Stack {
             .ok("ListMonitoringExecutions", json!({"MonitoringScheduleName": name}))
             .await;
         listed["MonitoringExecutionSummaries"].as_array().unwrap().clone()
+    }
+
+    /// The FailureReason of the schedule's one Failed execution.
+    async fn the_failure_reason(&self, name: &str) -> String {
+        let executions = self.executions(name).await;
+        let failed: Vec<&Value> = executions
+            .iter()
+            .filter(|e| e["MonitoringExecutionStatus"] == "Failed")
+            .collect();
+        assert_eq!(failed.len(), 1, "{executions:?}");
+        failed[0]["FailureReason"].as_str().unwrap().to_string()
     }
 
     /// How many data points CloudWatch (moto, directly) holds of the schedule's age drift metric
@@ -373,13 +377,7 @@ async fn a_baseline_read_that_drops_or_stalls_is_retried_and_a_lasting_one_fails
     let err = stack.runner.run(&event(&name, at(14))).await.unwrap_err().to_string();
     assert!(err.starts_with("s3 GetObject failed: "), "{err}");
     assert_eq!(stack.proxy.seen(&statistics), 5);
-    let executions = stack.executions(&name).await;
-    let failed: Vec<&Value> = executions
-        .iter()
-        .filter(|e| e["MonitoringExecutionStatus"] == "Failed")
-        .collect();
-    assert_eq!(failed.len(), 1, "{executions:?}");
-    let reason = failed[0]["FailureReason"].as_str().unwrap();
+    let reason = stack.the_failure_reason(&name).await;
     assert!(reason.starts_with("s3 GetObject failed: "), "{reason}");
     assert!(reason.contains("connection closed"), "{reason}");
 }
@@ -408,13 +406,7 @@ async fn a_capture_read_that_drops_is_retried_and_a_lasting_failure_names_the_ob
     let err = stack.runner.run(&event(&name, at(15))).await.unwrap_err().to_string();
     let prefix = format!("s3 GetObject failed: s3://{}/{key}: ", stack.bucket);
     assert!(err.starts_with(&prefix), "{err}");
-    let executions = stack.executions(&name).await;
-    let failed: Vec<&Value> = executions
-        .iter()
-        .filter(|e| e["MonitoringExecutionStatus"] == "Failed")
-        .collect();
-    assert_eq!(failed.len(), 1, "{executions:?}");
-    let reason = failed[0]["FailureReason"].as_str().unwrap();
+    let reason = stack.the_failure_reason(&name).await;
     assert!(reason.starts_with(&prefix), "{reason}");
 }
 

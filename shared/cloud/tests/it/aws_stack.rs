@@ -12,8 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_scheduler::types::ScheduleState;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use modelmon_cloud::aws::{
-    create_group, create_table, CloudWatchJobLog, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store,
-    PROCESSING_JOBS_LOG_GROUP,
+    CloudWatchJobLog, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store, PROCESSING_JOBS_LOG_GROUP,
 };
 use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::ControlPlane;
@@ -44,14 +43,7 @@ struct Stack {
 impl Stack {
     async fn new() -> Stack {
         let sdk = sdk_config().await;
-        let table_name = unique("table");
-        create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table_name)
-            .await
-            .unwrap();
-        let group = unique("group");
-        create_group(&aws_sdk_scheduler::Client::new(&sdk), &group)
-            .await
-            .unwrap();
+        let (table_name, group) = common::table_and_group(&sdk).await;
         let bucket = unique("bucket");
         let s3 = S3Store::new(&sdk);
         s3.client.create_bucket().bucket(&bucket).send().await.unwrap();

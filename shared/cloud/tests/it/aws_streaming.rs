@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use modelmon_cloud::aws::{create_group, create_table, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store};
+use modelmon_cloud::aws::{CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store};
 use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::ControlPlane;
 use modelmon_cloud::ports::{ObjectInfo, ObjectStore};
@@ -239,14 +239,7 @@ struct Stack {
 impl Stack {
     async fn new() -> Stack {
         let sdk = sdk_config().await;
-        let table_name = unique("table");
-        create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table_name)
-            .await
-            .unwrap();
-        let group = unique("group");
-        create_group(&aws_sdk_scheduler::Client::new(&sdk), &group)
-            .await
-            .unwrap();
+        let (table_name, group) = common::table_and_group(&sdk).await;
         let (store, bucket) = bucket().await;
         let settings = scenario::scheduler_settings(&group, "arn:aws:lambda:us-east-1:123456789012:function:analyze");
         let plane = ControlPlane::new(

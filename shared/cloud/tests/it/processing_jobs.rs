@@ -49,6 +49,7 @@ impl ObjectStore for StallingStore {
         self.inner.get(uri).await
     }
 
+    // The runs read their inputs in ranges (this store has no local files to read in place).
     async fn read_range(&self, uri: &ObjectUri, start: u64, end: u64) -> Result<Box<dyn ByteChunks>, CloudError> {
         if uri.key.contains("stall/") {
             self.reached.add_permits(1);

@@ -105,34 +105,20 @@ pub fn profile_sources(
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
 ) -> Result<ReadStats, EngineError> {
+    let no_extras = |_: &parts::Part, ()| Ok(());
     match format {
         DatasetFormat::Csv { header } => csv::profile_csv(sources, header, options, profile, progress),
         DatasetFormat::JsonLines => {
             let parts = parts::plan(sources, true, options.chunk_bytes);
-            let reader = jsonl::JsonLinesParts;
-            parts::profile_parts(
-                sources,
-                &parts,
-                options,
-                &reader,
-                profile,
-                progress,
-                &mut |_, ()| Ok(()),
-            )
+            let reader = &jsonl::JsonLinesParts;
+            parts::profile_parts(sources, &parts, options, reader, profile, progress, &mut { no_extras })
         }
         #[cfg(feature = "parquet")]
         DatasetFormat::Parquet => {
+            // Parquet is read a row group at a time from a whole file: one part per source.
             let parts = parts::plan(sources, false, options.chunk_bytes);
-            let reader = parquet::ParquetParts;
-            parts::profile_parts(
-                sources,
-                &parts,
-                options,
-                &reader,
-                profile,
-                progress,
-                &mut |_, ()| Ok(()),
-            )
+            let reader = &parquet::ParquetParts;
+            parts::profile_parts(sources, &parts, options, reader, profile, progress, &mut { no_extras })
         }
         #[cfg(not(feature = "parquet"))]
         DatasetFormat::Parquet => Err(EngineError::ParquetNotBuilt),

@@ -236,33 +236,12 @@ pub(crate) fn open_at_first_line<'a>(
     // A line starts at `begin` if the byte before it ends a line.
     let from = part.begin() - 1;
     let mut reader = BufReader::with_capacity(buffer, context.open(part.source, from, until)?);
-    let skipped = skip_line(&mut reader).map_err(|e| EngineError::io(name, e))?;
-    let start = from + skipped;
+    // Through the next line break (to the end, without one).
+    let skipped = reader.skip_until(b'\n').map_err(|e| EngineError::io(name, e))?;
+    let start = from + skipped as u64;
     match part.limit() {
         Some(limit) if start >= limit => Ok(None),
         _ => Ok(Some((reader, start))),
-    }
-}
-
-/// Reads through the next `\n`; returns the bytes read (to the end of the stream without one).
-fn skip_line(reader: &mut impl BufRead) -> io::Result<u64> {
-    let mut skipped = 0u64;
-    loop {
-        let buffer = reader.fill_buf()?;
-        if buffer.is_empty() {
-            return Ok(skipped);
-        }
-        match memchr::memchr(b'\n', buffer) {
-            Some(i) => {
-                reader.consume(i + 1);
-                return Ok(skipped + i as u64 + 1);
-            }
-            None => {
-                let n = buffer.len();
-                reader.consume(n);
-                skipped += n as u64;
-            }
-        }
     }
 }
 

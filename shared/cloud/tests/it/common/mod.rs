@@ -27,6 +27,19 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     modelmon_cloud::aws::load_sdk_config().await
 }
 
+/// A new DynamoDB table (modelmon's layout) and EventBridge Scheduler group in the emulator.
+pub async fn table_and_group(sdk: &aws_config::SdkConfig) -> (String, String) {
+    let table_name = unique("table");
+    modelmon_cloud::aws::create_table(&aws_sdk_dynamodb::Client::new(sdk), &table_name)
+        .await
+        .unwrap();
+    let group = unique("group");
+    modelmon_cloud::aws::create_group(&aws_sdk_scheduler::Client::new(sdk), &group)
+        .await
+        .unwrap();
+    (table_name, group)
+}
+
 /// A name no other test (or earlier run against the same emulator) uses: lower case, digits and
 /// '-', so it is valid for buckets, tables, groups, schedules and namespaces alike.
 pub fn unique(prefix: &str) -> String {
