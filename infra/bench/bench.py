@@ -1100,8 +1100,9 @@ def fanout_lines(fanout, rate_mib_s, rate_source):
         "region, shared with the other functions) and the Map's ramp-up (children start at a bounded rate, "
         "seconds for hundreds), cold starts (tens of ms, BENCHMARKS above), and the plan step's listing "
         "(1,000 keys per ListObjectsV2 page). The wall time is then about one batch's time: the batch size, not "
-        "the dataset, sets it, until the dataset needs more batches than can run at once. A single function "
-        f"would need {100e9 / MIB / rate_mib_s / 60:,.0f} min for 100 GB: past Lambda's 15.",
+        "the dataset, sets it, until the dataset needs more batches than can run at once. One function at "
+        f"this rate would need {100e9 / MIB / rate_mib_s / 60:,.0f} min for 100 GB (inside Lambda's 15, if S3 "
+        f"kept up) and {1e12 / MIB / rate_mib_s / 60:,.0f} min for 1 TB (past it).",
     ]
     return lines
 
