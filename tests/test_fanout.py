@@ -9,7 +9,8 @@ moto needs help, and gets it here:
   own is started here with MOTO_PORT pointing at a router (tests/proxies.py) that sends Lambda's
   Invoke API to `cargo lambda watch` (by function name: the emulator knows no ARNs) and the rest
   to moto.
-- `ItemBatcher` is not in its grammar: the definition run is the production one with the batcher
+- `ItemBatcher` is not in its grammar, and ToleratedFailurePercentage must be written `0.0`:
+  the definition run is the production one with the batcher
   replaced by an ItemSelector that makes each object a batch of one (`one_object_per_batch`).
   Batches of many objects are tested against the baseline function's steps in
   shared/cloud/tests/it/aws_fanout.rs; the production definition is validated statically (pinned
@@ -58,6 +59,8 @@ def one_object_per_batch(definition):
     (`{"Items": [...], "BatchInput": ...}`) made by an ItemSelector instead."""
     derived = copy.deepcopy(definition)
     profile = derived["States"]["Profile"]
+    # moto's grammar takes only a decimal number here; statelint only an integer (AWS either).
+    profile["ToleratedFailurePercentage"] = float(profile["ToleratedFailurePercentage"])
     batcher = profile.pop("ItemBatcher")
     profile["ItemSelector"] = {
         "Items.$": "States.Array($$.Map.Item.Value)",

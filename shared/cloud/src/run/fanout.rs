@@ -31,9 +31,9 @@ use crate::control::baselining::baseline_format;
 use crate::ports::{ObjectInfo, ObjectStore};
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
-/// About one function's worth of input: the bytes a batch of the fan-out holds. At the baseline
-/// function's measured rate (BENCHMARKS.md) this is a few minutes on a 10 GB function, well
-/// inside Lambda's 15.
+/// About one function's worth of input: the bytes a batch of the fan-out holds. At the baseline's
+/// measured rate on two cores (BENCHMARKS.md, about 200 MiB/s) this is under half a minute of
+/// profiling, leaving a wide margin in Lambda's 15 minutes for a slower read from S3.
 pub const BATCH_BYTES: u64 = 4 << 30;
 
 /// Where under the output folder the partial profiles are kept while the fan-out runs.
