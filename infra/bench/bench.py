@@ -968,6 +968,9 @@ def markdown(results):
     ]
     if "core" in results:
         lines += core_markdown(results["core"])
+    else:
+        lines += ["", "## Results", "", "The `core` section (modelmon against polars and whylogs, cold starts) has not been "
+                  "measured into these results yet: `BENCH_SECTIONS=core infra/bench/run.sh` adds it."]  # fmt: skip
     for name, render in SECTION_MARKDOWN.items():
         if name in results:
             lines += render(results[name])
