@@ -218,7 +218,7 @@ fn chunks_name_the_lines_of_the_whole_file() {
         match i % 997 {
             0 => text.push_str("{\"broken\": \n"),
             1 => text.push_str("{\"nested\": {\"x\": 1}}\n"),
-            2 => text.push_str("\n"),
+            2 => text.push('\n'),
             _ => text.push_str(&format!("{{\"n\": {i}, \"s\": \"v{}\"}}\n", i % 9)),
         }
     }
@@ -281,7 +281,7 @@ fn an_error_in_a_later_chunk_names_its_line_in_the_file() {
         );
     }
     let path = write(&dir.path().join("big.jsonl"), lines.join("\n") + "\n");
-    let sources = file_sources(&[path.clone()]);
+    let sources = file_sources(std::slice::from_ref(&path));
     for read in [options(1, u64::MAX), options(1, 10_000), options(3, 10_000)] {
         let mut profile = DatasetProfile::default();
         let err = profile_capture_sources(&sources, Some(window()), read, &mut profile, &mut |_| {}).unwrap_err();
@@ -304,7 +304,7 @@ fn a_source_is_named_as_its_caller_names_it() {
     let mut profile = DatasetProfile::default();
     let read = ReadOptions::default();
     profile_sources(
-        &[named.clone()],
+        std::slice::from_ref(&named),
         DatasetFormat::Csv { header: true },
         read,
         &mut profile,
