@@ -178,14 +178,16 @@ impl Table for FileTable {
         .await
     }
 
-    async fn delete(&self, key: &ItemKey) -> Result<(), CloudError> {
+    async fn delete(&self, key: &ItemKey, version: u64) -> Result<(), CloudError> {
         let path = self.path_of(key);
         let lock_path = self.lock_path(key.kind());
+        let what = key.to_string();
         blocking(move || {
             let _lock = Lock::acquire(&lock_path)?;
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(CloudError::io(path, e)),
-                _ => Ok(()),
+            match Self::read_item(&path)? {
+                None => Err(CloudError::ItemNotFound { what }),
+                Some(stored) if stored.version != version => Err(CloudError::VersionConflict { what }),
+                Some(_) => fs::remove_file(&path).map_err(|e| CloudError::io(path, e)),
             }
         })
         .await
@@ -395,17 +397,54 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn delete_removes_and_a_missing_item_is_fine() {
+    async fn delete_checks_the_version() {
         let (_dir, table) = table();
         let key = ItemKey::Schedule("gone".into());
-        table.delete(&key).await.unwrap();
+        assert!(matches!(
+            table.delete(&key, 1).await,
+            Err(CloudError::ItemNotFound { .. })
+        ));
         table.insert(&item(key.clone(), 1, json!(1))).await.unwrap();
-        table.delete(&key).await.unwrap();
+        table.update(&item(key.clone(), 2, json!(2))).await.unwrap();
+        // A writer that read version 1 is too late.
+        match table.delete(&key, 1).await {
+            Err(CloudError::VersionConflict { what }) => assert_eq!(what, "schedule gone"),
+            other => panic!("{other:?}"),
+        }
+        assert!(table.get(&key).await.unwrap().is_some());
+        table.delete(&key, 2).await.unwrap();
         assert_eq!(table.get(&key).await.unwrap(), None);
-        table.delete(&key).await.unwrap();
+        assert!(matches!(
+            table.delete(&key, 2).await,
+            Err(CloudError::ItemNotFound { .. })
+        ));
         // The name is free again.
         table.insert(&item(key.clone(), 1, json!(2))).await.unwrap();
         assert_eq!(table.get(&key).await.unwrap().unwrap().body, json!(2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn of_sixteen_concurrent_deletes_exactly_one_succeeds() {
+        let (_dir, table) = table();
+        let table = Arc::new(table);
+        let key = ItemKey::JobDefinition("race".into());
+        table.insert(&item(key.clone(), 1, json!(1))).await.unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (table, key) = (table.clone(), key.clone());
+                tokio::spawn(async move { table.delete(&key, 1).await })
+            })
+            .collect();
+        let mut deleted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => deleted += 1,
+                Err(CloudError::ItemNotFound { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(deleted, 1);
+        assert_eq!(table.get(&key).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::fetch::{account_in_terms_of, download, in_terms_of};
 use crate::control::expression::{window, Expression};
 use crate::control::job::{JobInput, JobSpec, CAPTURE_DESTINATION_KEY};
+use crate::control::lifecycle::is_deleting;
 use crate::control::plan;
 use crate::control::records::{
     decode, encode, epoch_seconds, from_epoch_seconds, ExecutionRecord, ExecutionStatus, ExecutionSummary,
@@ -94,7 +95,9 @@ impl AnalysisRunner {
     /// with the reason, and a retried delivery runs it again.
     pub async fn run(&self, event: &ScheduledRun) -> Result<RunResult, CloudError> {
         let schedule_key = ItemKey::Schedule(event.schedule_name.clone());
-        let Some(schedule_item) = self.table.get(&schedule_key).await? else {
+        let schedule_item = self.table.get(&schedule_key).await?;
+        // A schedule being deleted is gone already (its timer may fire once more meanwhile).
+        let Some(schedule_item) = schedule_item.filter(|item| !is_deleting(&item.body)) else {
             return Ok(RunResult::Skipped(format!(
                 "monitoring schedule '{}' does not exist",
                 event.schedule_name
@@ -426,6 +429,9 @@ impl AnalysisRunner {
             let Ok(Some(item)) = self.table.get(key).await else {
                 return;
             };
+            if is_deleting(&item.body) {
+                return;
+            }
             let Ok(mut schedule) = decode::<ScheduleRecord>(&item) else {
                 return;
             };
