@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/modelmon/target}"
 CACHE="$HOME/.cache/modelmon"
-VENV="$CACHE/bench-venv"
+VENV="${BENCH_VENV:-$CACHE/bench-venv}"
 PYTHON="${PYTHON:-python3}"
 
 echo "[bench] building modelmon, the functions and bench-gen (release)" >&2

@@ -41,6 +41,13 @@ pub struct LocalScheduler {
 type Change = Box<dyn FnOnce(&mut State) -> (bool, Reply) + Send>;
 type Reply = Box<dyn FnOnce(Option<&CloudError>) + Send>;
 
+/// A batch applied (and written, if it changed anything), still to be answered.
+struct Committed {
+    replies: Vec<Reply>,
+    /// Whether the state file was replaced (its folder is still to be flushed), or why not.
+    outcome: Result<bool, CloudError>,
+}
+
 /// The queue of changes and the one writer that takes them.
 #[derive(Default)]
 struct GroupCommit {
@@ -211,31 +218,34 @@ impl LocalScheduler {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(change);
-        {
+        let committed = {
             // Whoever holds the writer takes everything queued so far, this change included
             // unless an earlier writer already took it.
             let _writer = self.commits.writer.lock().unwrap_or_else(|e| e.into_inner());
             let batch = std::mem::take(&mut *self.commits.queue.lock().unwrap_or_else(|e| e.into_inner()));
-            if !batch.is_empty() {
-                self.commit(batch);
-            }
+            (!batch.is_empty()).then(|| self.commit(batch))
+        };
+        // The folder's flush happens after the writer is free, so it overlaps with the next
+        // batch's flush of its file (and the file system commits the two together).
+        if let Some(committed) = committed {
+            self.finish(committed);
         }
         answered.recv().expect("every batch answers each of its changes")
     }
 
-    /// Applies a batch to the state under the lock, writes it once if any change changed it,
-    /// and answers each change: with its own outcome, or, if the batch could not be loaded or
-    /// written, with that error.
-    fn commit(&self, batch: Vec<Change>) {
+    /// Applies a batch to the state under the lock and, if any change changed it, writes it
+    /// once (flushed, renamed into place); the folder is flushed by [`LocalScheduler::finish`].
+    fn commit(&self, batch: Vec<Change>) -> Committed {
         let loaded = Lock::acquire(&self.lock_path()).and_then(|lock| Ok((lock, self.load()?)));
-        let (lock, mut state) = match loaded {
+        let (_lock, mut state) = match loaded {
             Ok(loaded) => loaded,
             Err(err) => {
                 // Each change is run on a throwaway state only to get its reply.
-                for change in batch {
-                    change(&mut State::default()).1(Some(&err));
-                }
-                return;
+                let replies = batch.into_iter().map(|change| change(&mut State::default()).1).collect();
+                return Committed {
+                    replies,
+                    outcome: Err(err),
+                };
             }
         };
         let mut changed = false;
@@ -245,19 +255,27 @@ impl LocalScheduler {
             changed |= this_changed;
             replies.push(reply);
         }
-        let written = match changed {
-            false => Ok(()),
+        let outcome = match changed {
+            false => Ok(false),
             true => {
                 let bytes = serde_json::to_vec_pretty(&state).expect("the scheduler state serializes");
-                let renamed =
-                    Staged::write(&self.state_file, &bytes).and_then(|staged| staged.rename_to(&self.state_file));
-                // The folder's flush needs no lock: a later writer's flush covers this rename too.
-                drop(lock);
-                renamed.and_then(|()| sync_dir(self.state_file.parent().unwrap_or(Path::new("."))))
+                Staged::write(&self.state_file, &bytes)
+                    .and_then(|staged| staged.rename_to(&self.state_file))
+                    .map(|()| true)
             }
         };
-        let failed = written.err();
-        for reply in replies {
+        Committed { replies, outcome }
+    }
+
+    /// Makes a committed batch's rename durable and answers each of its changes: with its own
+    /// outcome, or, if the batch could not be loaded or written, with that error.
+    fn finish(&self, committed: Committed) {
+        let outcome = committed.outcome.and_then(|renamed| match renamed {
+            true => sync_dir(self.state_file.parent().unwrap_or(Path::new("."))),
+            false => Ok(()),
+        });
+        let failed = outcome.err();
+        for reply in committed.replies {
             reply(failed.as_ref());
         }
     }
