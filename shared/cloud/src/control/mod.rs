@@ -1,16 +1,19 @@
-//! The SageMaker-compatible control plane: the monitoring-schedule and data-quality job
-//! definition operations, written once against the ports. `api` turns HTTP requests into calls
-//! of [`ControlPlane::call`] and errors into SageMaker's error responses.
+//! The SageMaker-compatible control plane: the monitoring-schedule, data-quality job definition,
+//! processing-job and tag operations, written once against the ports. `api` turns HTTP requests
+//! into calls of [`ControlPlane::call`] and errors into SageMaker's error responses.
 
 pub mod api;
+pub mod baselining;
 mod executions;
 pub mod expression;
 pub mod job;
 mod job_definitions;
 pub mod lifecycle;
 mod listing;
+pub mod processing_jobs;
 pub mod records;
 mod schedules;
+mod tags;
 mod timers;
 
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use serde_json::Value;
 
 use self::expression::{check_offsets, parse_expression, parse_offset, period, Expression};
 use self::job::JobSpec;
-use crate::ports::{Cadence, ItemKey, Scheduler, Table};
+use crate::ports::{Cadence, ItemKey, JobLauncher, Scheduler, Table};
 use crate::{AllowedBuckets, CloudError};
 
 /// Deployment facts the API needs for ARNs and limits.
@@ -37,6 +40,8 @@ pub struct ControlPlane {
     scheduler: Arc<dyn Scheduler>,
     settings: ControlSettings,
     allowed_buckets: AllowedBuckets,
+    /// Starts baselining jobs (CreateProcessingJob); without one, the deployment runs none.
+    launcher: Option<Arc<dyn JobLauncher>>,
 }
 
 /// What a schedule's configuration resolves to.
@@ -54,7 +59,14 @@ impl ControlPlane {
             scheduler,
             settings,
             allowed_buckets: AllowedBuckets::any(),
+            launcher: None,
         }
+    }
+
+    /// Runs CreateProcessingJob's baselining jobs through `launcher`.
+    pub fn with_job_launcher(mut self, launcher: Arc<dyn JobLauncher>) -> Self {
+        self.launcher = Some(launcher);
+        self
     }
 
     /// Refuses jobs that name buckets outside `allowed` (every bucket is allowed by default).
@@ -87,6 +99,13 @@ impl ControlPlane {
             }
             "ListDataQualityJobDefinitions" => self.list_job_definitions(request).await,
             "DeleteDataQualityJobDefinition" => self.delete_job_definition(&name(request, "JobDefinitionName")?).await,
+            "CreateProcessingJob" => self.create_processing_job(request).await,
+            "DescribeProcessingJob" => self.describe_processing_job(&name(request, "ProcessingJobName")?).await,
+            "ListProcessingJobs" => self.list_processing_jobs(request).await,
+            "StopProcessingJob" => self.stop_processing_job(&name(request, "ProcessingJobName")?).await,
+            "AddTags" => self.add_tags(request).await,
+            "ListTags" => self.list_tags(request).await,
+            "DeleteTags" => self.delete_tags(request).await,
             other => Err(CloudError::Validation(format!("Operation {other} is not supported"))),
         }
     }

@@ -191,6 +191,20 @@ fn writer_is_gone(name: &str, entry: &fs::DirEntry) -> bool {
     age.is_some_and(|age| age > Duration::from_secs(3600))
 }
 
+/// Appends `bytes` to `path` (created with its folder if missing) in one write, so appends of
+/// concurrent writers do not interleave.
+pub(crate) fn append(path: &Path, bytes: &[u8]) -> Result<(), CloudError> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| CloudError::io(dir, e))?;
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| CloudError::io(path, e))?;
+    file.write_all(bytes).map_err(|e| CloudError::io(path, e))
+}
+
 /// An exclusive lock on a lock file, released on drop. Threads of this process queue on an
 /// in-process lock of that path first (woken as soon as it is free), and the holder then takes
 /// the OS's advisory lock (`flock` / `LockFileEx`) against other processes. The OS releases
