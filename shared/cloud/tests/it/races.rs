@@ -1,7 +1,7 @@
 //! Requests that race, on both homes (the local adapters in a temporary folder; DynamoDB and
 //! EventBridge Scheduler on moto through the real SDK clients): of N concurrent Deletes, Stops,
-//! Starts and Updates of one schedule, and of N Deletes of one job definition, exactly one
-//! succeeds; and after random interleavings of Create, Update, Stop, Start and Delete every
+//! Starts and Updates of one schedule, of N Deletes of one job definition, and of N Stops of
+//! one processing job, exactly one succeeds; and after random interleavings of Create, Update, Stop, Start and Delete every
 //! record has its timer and every timer its record.
 //!
 //! To make "concurrent" mean the hardest case every time, the table is wrapped in a gate that
@@ -15,13 +15,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::lifecycle::is_deleting;
-use modelmon_cloud::control::records::ScheduleRecord;
+use modelmon_cloud::control::records::{ProcessingJobRecord, ScheduleRecord};
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
 use modelmon_cloud::local::{FileTable, LocalScheduler};
-use modelmon_cloud::ports::{Cadence, Item, ItemKey, ItemKind, Scheduler, Table};
+use modelmon_cloud::ports::{Cadence, Item, ItemKey, ItemKind, JobLauncher, Scheduler, Table};
 use modelmon_cloud::CloudError;
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
+
+use crate::processing_jobs::baselining_request;
 
 /// Concurrent requests per race.
 const RACERS: usize = 8;
@@ -99,6 +101,19 @@ impl Timers for LocalTimers {
     }
 }
 
+/// Starts no runner and gives the job an hour to be claimed: a Stop finds it InProgress.
+struct IdleLauncher;
+
+#[async_trait]
+impl JobLauncher for IdleLauncher {
+    async fn launch(&self, _job: &ProcessingJobRecord) -> Result<(), CloudError> {
+        Ok(())
+    }
+    fn start_timeout(&self) -> chrono::Duration {
+        chrono::Duration::hours(1)
+    }
+}
+
 struct Home {
     plane: Arc<ControlPlane>,
     gate: Arc<GatedTable>,
@@ -123,7 +138,9 @@ impl Home {
             gate: Mutex::new(None),
         });
         Home {
-            plane: Arc::new(ControlPlane::new(gate.clone(), scheduler, settings())),
+            plane: Arc::new(
+                ControlPlane::new(gate.clone(), scheduler, settings()).with_job_launcher(Arc::new(IdleLauncher)),
+            ),
             gate,
             timers,
             prefix: prefix.to_string(),
@@ -336,6 +353,20 @@ async fn deletes_of_a_job_definition(home: Arc<Home>) {
         .await;
 }
 
+/// Of concurrent Stops of a processing job one succeeds; the others are told it is no longer
+/// InProgress (SageMaker's ValidationException), and the job is Stopped.
+async fn stops_of_a_processing_job(home: Arc<Home>) {
+    let name = home.name("baselining");
+    let request = baselining_request(&name, "s3://models/churn/train.csv", "s3://models/churn/baseline");
+    home.ok("CreateProcessingJob", request).await;
+    let by_job = json!({ "ProcessingJobName": name });
+    let answers = home.race("StopProcessingJob", vec![by_job.clone(); RACERS]).await;
+    assert_eq!(answers, codes(1, "ValidationException"));
+    let described = home.ok("DescribeProcessingJob", by_job).await;
+    assert_eq!(described["ProcessingJobStatus"], "Stopped");
+    assert_eq!(described["ExitMessage"], "Stopped by StopProcessingJob before it started.");
+}
+
 /// A small seeded generator: the same interleavings are asked for on every run (the scheduler
 /// of the threads still varies how they land).
 struct Sequence(u64);
@@ -417,6 +448,11 @@ mod local {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_deletes_of_a_job_definition_give_one_success() {
         deletes_of_a_job_definition(Arc::new(Home::local())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_stops_of_a_processing_job_give_one_success() {
+        stops_of_a_processing_job(Arc::new(Home::local())).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -507,6 +543,11 @@ mod aws {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_deletes_of_a_job_definition_give_one_success() {
         deletes_of_a_job_definition(home().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_stops_of_a_processing_job_give_one_success() {
+        stops_of_a_processing_job(home().await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
