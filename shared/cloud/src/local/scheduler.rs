@@ -241,7 +241,10 @@ impl LocalScheduler {
             Ok(loaded) => loaded,
             Err(err) => {
                 // Each change is run on a throwaway state only to get its reply.
-                let replies = batch.into_iter().map(|change| change(&mut State::default()).1).collect();
+                let replies = batch
+                    .into_iter()
+                    .map(|change| change(&mut State::default()).1)
+                    .collect();
                 return Committed {
                     replies,
                     outcome: Err(err),

@@ -364,7 +364,10 @@ async fn stops_of_a_processing_job(home: Arc<Home>) {
     assert_eq!(answers, codes(1, "ValidationException"));
     let described = home.ok("DescribeProcessingJob", by_job).await;
     assert_eq!(described["ProcessingJobStatus"], "Stopped");
-    assert_eq!(described["ExitMessage"], "Stopped by StopProcessingJob before it started.");
+    assert_eq!(
+        described["ExitMessage"],
+        "Stopped by StopProcessingJob before it started."
+    );
 }
 
 /// A small seeded generator: the same interleavings are asked for on every run (the scheduler
