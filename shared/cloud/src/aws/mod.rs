@@ -1,4 +1,5 @@
-//! Adapters of the ports to AWS: S3, DynamoDB, EventBridge Scheduler, CloudWatch.
+//! Adapters of the ports to AWS: S3, DynamoDB, EventBridge Scheduler, CloudWatch, and Lambda
+//! (the scripts function).
 //!
 //! Every client comes from one [`aws_config::SdkConfig`] loaded the standard way, so the endpoint,
 //! region and credentials are the environment's business: in Lambda the execution role and
@@ -7,11 +8,13 @@
 
 mod cloudwatch;
 mod dynamodb;
+mod lambda;
 mod s3;
 mod scheduler;
 
 pub use cloudwatch::{CloudWatchMetrics, MAX_DATUMS_PER_REQUEST};
 pub use dynamodb::{create_table, DynamoTable, KIND_INDEX};
+pub use lambda::LambdaScripts;
 pub use s3::S3Store;
 pub use scheduler::{create_group, expression, EventBridgeScheduler, SchedulerSettings};
 

@@ -5,7 +5,8 @@
 //! - [`FileTable`]: table items as JSON files, one per item, with conditional writes that hold
 //!   across tasks and processes;
 //! - [`LocalScheduler`]: timers in a JSON file; the serve loop polls [`LocalScheduler::due`];
-//! - [`FileMetrics`]: metric data points appended to a JSON Lines file.
+//! - [`FileMetrics`]: metric data points appended to a JSON Lines file;
+//! - [`LocalPython`]: users' scripts run by this machine's Python 3.
 //!
 //! Every file is written to a temp file (`.modelmon-tmp-*`) beside it and renamed into place,
 //! so readers never see half a file; writes that must not race take an OS file lock (`flock`),
@@ -15,10 +16,12 @@
 mod fsutil;
 mod metrics;
 mod scheduler;
+mod scripts;
 mod store;
 mod table;
 
 pub use metrics::FileMetrics;
 pub use scheduler::LocalScheduler;
+pub use scripts::LocalPython;
 pub use store::FsObjectStore;
 pub use table::FileTable;

@@ -5,6 +5,7 @@
 mod analyze;
 mod baseline;
 mod fetch;
+pub mod scripts;
 
 pub use analyze::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
 pub use baseline::{run_baseline, BaselineJob, BaselineOutputs};

@@ -11,3 +11,4 @@ mod aws_stack;
 #[cfg(feature = "aws")]
 mod common;
 mod control_plane;
+mod scripts;
