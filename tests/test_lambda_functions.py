@@ -1,4 +1,4 @@
-"""The three Lambda functions, as built, under the real Lambda runtime API against moto.
+"""The Lambda functions, as built, under the real Lambda runtime API against moto.
 
 `cargo lambda watch --only-lambda-apis` runs the runtime API emulator (and the Function URL and
 Invoke emulations in front of it) without building anything; the prebuilt binaries
@@ -7,7 +7,9 @@ each polling its own route of the runtime API, `http://127.0.0.1:<port>/.rt/<fun
 boto3's own `sagemaker` client calls create-schedule through its Function URL
 (`/lambda-url/create-schedule/`); analyze and baseline are invoked with `cargo lambda invoke`.
 What the functions did is then checked in moto itself: the DynamoDB item, the EventBridge
-Scheduler schedule, the S3 reports, the CloudWatch metrics.
+Scheduler schedule, the S3 reports, the CloudWatch metrics. The scripts function (Python) polls
+its route with awslambdaric's bootstrap (tests/lambda_python_runtime.py), in its code folder, as
+the Python runtime runs it; boto3's `lambda` client invokes it through the emulator's Invoke API.
 
 moto comes from the environment: infra/test.sh runs `moto_start` (infra/moto.sh), which
 exports AWS_ENDPOINT_URL, test credentials and MODELMON_TEST_AWS=1. Each module run uses its
@@ -38,6 +40,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 FUNCTIONS = ("create-schedule", "analyze", "baseline")
+SCRIPTS_FUNCTION = "scripts"
+SCRIPTS_CODE = Path(__file__).resolve().parent.parent / "functions" / "scripts"
+PYTHON_RUNTIME = Path(__file__).resolve().parent / "lambda_python_runtime.py"
+TEST_SCRIPTS = Path(__file__).resolve().parent / "scripts"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ANALYZE_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:modelmon-analyze"
@@ -68,6 +74,10 @@ path = "src/main.rs"
 
 [[bin]]
 name = "baseline"
+path = "src/main.rs"
+
+[[bin]]
+name = "scripts"
 path = "src/main.rs"
 
 [workspace]
@@ -237,10 +247,31 @@ class Stack:
                 "AWS_LAMBDA_RUNTIME_API": f"{runtime_api}/{name}",
             }
             self.spawn(name, [str(binaries / name)], env)
+        # The scripts function gets none of modelmon's settings, and no AWS credentials that
+        # work: it holds no permission on AWS either.
+        scripts_env = {
+            key: value
+            for key, value in base_env.items()
+            if not key.startswith(("AWS_", "MODELMON_", "S3_")) and key != "CARGO_TARGET_DIR"
+        }
+        scripts_env.update(common)
+        scripts_env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": SCRIPTS_FUNCTION,
+                # awslambdaric takes the address without a scheme.
+                "AWS_LAMBDA_RUNTIME_API": f"{runtime_api.split('://', 1)[-1]}/{SCRIPTS_FUNCTION}",
+            }
+        )
+        self.spawn(
+            SCRIPTS_FUNCTION,
+            [str(venv_bin() / "python"), str(PYTHON_RUNTIME), "handler.lambda_handler"],
+            scripts_env,
+            cwd=SCRIPTS_CODE,
+        )
 
         # The functions read their configuration at start-up and exit if it is wrong.
         time.sleep(0.5)
-        for name in FUNCTIONS:
+        for name in FUNCTIONS + (SCRIPTS_FUNCTION,):
             if self.processes[name].popen.poll() is not None:
                 pytest.fail(f"function {name} exited at start-up:\n{self.logs()}")
         # The Function URL round trip, once, before the tests.
@@ -249,8 +280,8 @@ class Stack:
         except Exception as err:  # noqa: BLE001 - anything here means the harness isn't up
             pytest.fail(f"create-schedule does not answer through its Function URL ({err!r}):\n{self.logs()}")
 
-    def spawn(self, name, args, env):
-        process = Process(name, args, env, self.project, self.root)
+    def spawn(self, name, args, env, cwd=None):
+        process = Process(name, args, env, cwd or self.project, self.root)
         self.processes[name] = process
         return process
 
@@ -299,6 +330,17 @@ class Stack:
         return boto3.client(
             "sagemaker",
             endpoint_url=self.function_url(),
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}, read_timeout=120),
+        )
+
+    def lambda_client(self):
+        """boto3's `lambda` client, pointed at the emulator's Invoke API."""
+        return boto3.client(
+            "lambda",
+            endpoint_url=self.url,
             region_name=REGION,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
@@ -591,3 +633,53 @@ def test_analyze_of_an_unknown_schedule_is_skipped(stack):
     assert "skipped" in result, result
     summaries = stack.sagemaker().list_monitoring_executions(MonitoringScheduleName=name)
     assert summaries["MonitoringExecutionSummaries"] == []
+
+
+# ------------------------------------------------------------------ the scripts function
+
+
+def scripts_request(script_name, records):
+    path = TEST_SCRIPTS / script_name
+    return {
+        "handler": "preprocess",
+        "script": {"origin": f"s3://code/{script_name}", "source": path.read_text()},
+        "environment": {"team": "risk"},
+        "record_format": "capture",
+        "max_response_bytes": 6 * 1024 * 1024 - 64 * 1024,
+        "records": records,
+    }
+
+
+def capture_record(event_id, input_data, output_data):
+    part = lambda mode, data: {"observedContentType": "text/csv", "mode": mode, "data": data, "encoding": "CSV"}  # noqa: E731
+    return {
+        "captureData": {"endpointInput": part("INPUT", input_data), "endpointOutput": part("OUTPUT", output_data)},
+        "eventMetadata": {"eventId": event_id, "inferenceTime": "2026-11-25T13:00:05Z"},
+        "eventVersion": "0",
+    }
+
+
+@shows_function_logs
+def test_the_scripts_function_runs_a_preprocessor_under_the_runtime_api(stack):
+    records = [capture_record(f"e{i}", f"{20 + i},pro", f"0.{i}") for i in range(3)]
+    answer = stack.lambda_client().invoke(
+        FunctionName=SCRIPTS_FUNCTION, Payload=json.dumps(scripts_request("docs_csv_preprocessor.py", records))
+    )
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer, answer
+    body = json.loads(answer["Payload"].read())
+    keys = [str(i).zfill(20) for i in range(3)]
+    assert body == {
+        "protocol": 1,
+        "results": [{"rows": [{"k": 0, "v": [f"0.{i}", str(20 + i), "pro"]}]} for i in range(3)],
+        "key_sets": [keys],
+    }
+
+
+@shows_function_logs
+def test_the_scripts_function_reports_a_script_that_cannot_run(stack):
+    answer = stack.lambda_client().invoke(
+        FunctionName=SCRIPTS_FUNCTION,
+        Payload=json.dumps(scripts_request("syntax_error.py", [capture_record("e", "1", "2")])),
+    )
+    failure = json.loads(answer["Payload"].read())["failure"]
+    assert (failure["type"], failure["line"]) == ("SyntaxError", 4), failure
