@@ -268,7 +268,7 @@ class Number:
 def preprocess_handler(r):
     kind = r.endpoint_input.data
     return {
-        "dict": {"b": 1, "a": "x", 10: None},
+        "dict": {"b": 1, "a": "x", 10: None, 2.5: True},
         "dicts": [{"a": 1}, {"a": 2, "b": 3}],
         "values": [1, "two", 3.5, True, None],
         "lists": [[1, 2], (3, 4)],
@@ -282,6 +282,7 @@ def preprocess_handler(r):
         "numpy": {"n": Number(2.5), "m": Number(3)},
         "nan": {"x": math.nan, "y": math.inf, "z": -math.inf},
         "object": {"o": object()},
+        "tuple_key": {(1, 2): "x"},
         "exit": None if kind != "exit" else __import__("sys").exit(3),
     }[kind]
 '''
@@ -289,11 +290,11 @@ def preprocess_handler(r):
 
 def test_what_each_return_value_becomes(worker):
     kinds = ["dict", "dicts", "values", "lists", "csv", "bytes", "none", "empty", "int", "nested",
-             "mixed", "numpy", "nan", "object", "exit"]
+             "mixed", "numpy", "nan", "object", "tuple_key", "exit"]
     answer = preprocess(worker, script("returns.py", RETURNS), [capture(k, k) for k in kinds])
     got = dict(zip(kinds, rows_of(answer)))
     # Keys in the order the handler wrote them (never sorted), non-string keys as JSON writes them.
-    assert got["dict"] == [{"b": 1, "a": "x", "10": None}]
+    assert got["dict"] == [{"b": 1, "a": "x", "10": None, "2.5": True}]
     assert got["dicts"] == [{"a": 1}, {"a": 2, "b": 3}]
     assert got["values"] == [[1, "two", 3.5, True, None]]
     assert got["lists"] == [[1, 2], [3, 4]]
@@ -307,14 +308,17 @@ def test_what_each_return_value_becomes(worker):
         ("nested", "nested value (dict) for key 'a'"),
         ("mixed", "a list mixing rows and values"),
         ("object", "returned a value of type object for key 'o', which is not a JSON value"),
+        ("tuple_key", "a dict with a key of type tuple ((1, 2)): keys are column names"),
     ]:
         assert got[kind]["error"]["type"] == "TypeError", (kind, got[kind])
         assert words in got[kind]["error"]["message"], (kind, got[kind])
         assert got[kind]["error"]["line"] is None
     # sys.exit in a handler rejects the record; the runner lives on.
-    assert got["exit"] == {"error": {"type": "SystemExit", "message": "3", "line": 26}}
+    assert got["exit"] == {"error": {"type": "SystemExit", "message": "3", "line": 27}}
     # Key sets are sent once each.
-    assert sorted(map(tuple, answer["key_sets"])) == sorted({("b", "a", "10"), ("a",), ("a", "b"), ("n", "m"), ("x", "y", "z")})
+    assert sorted(map(tuple, answer["key_sets"])) == sorted(
+        {("b", "a", "10", "2.5"), ("a",), ("a", "b"), ("n", "m"), ("x", "y", "z")}
+    )
 
 
 def test_print_logging_and_stdin_do_not_disturb_the_protocol(tmp_path):
