@@ -1,67 +1,62 @@
-//! [`ScriptRunner`] on the scripts Lambda function (a Python runtime running
-//! `functions/scripts/`): one synchronous invocation per request.
+//! [`JobLauncher`] on Lambda: an asynchronous invocation (`InvocationType: Event`) of the
+//! baseline function with `{"processing_job_name": ...}`. Lambda queues the event and answers
+//! at once; the function claims the job and runs it.
 
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use serde_json::json;
 
-use crate::ports::ScriptRunner;
+use crate::control::records::ProcessingJobRecord;
+use crate::ports::JobLauncher;
 use crate::CloudError;
 
 const SERVICE: &str = "lambda";
 
-/// Lambda's limit on a synchronous invocation's request, and on its response: 6 MB.
-pub const PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+/// How long Lambda may hold the event before the function gets it: the template's
+/// `EventInvokeConfig.MaximumEventAgeInSeconds` of the baseline function (900 s), and a minute.
+pub const START_TIMEOUT_SECONDS: i64 = 960;
 
-/// Invocations of the scripts function in flight at once for one run (each a batch of records).
-const PARALLEL_INVOCATIONS: usize = 8;
-
-/// The scripts function, invoked by name or ARN.
 #[derive(Debug, Clone)]
-pub struct LambdaScripts {
+pub struct LambdaLauncher {
     pub client: aws_sdk_lambda::Client,
-    pub function: String,
+    /// The baseline function's name (or ARN).
+    pub function_name: String,
 }
 
-impl LambdaScripts {
-    pub fn new(config: &aws_config::SdkConfig, function: impl Into<String>) -> LambdaScripts {
-        LambdaScripts {
+impl LambdaLauncher {
+    pub fn new(config: &aws_config::SdkConfig, function_name: impl Into<String>) -> LambdaLauncher {
+        LambdaLauncher {
             client: aws_sdk_lambda::Client::new(config),
-            function: function.into(),
+            function_name: function_name.into(),
         }
     }
 }
 
 #[async_trait]
-impl ScriptRunner for LambdaScripts {
-    fn payload_limit(&self) -> usize {
-        PAYLOAD_LIMIT
-    }
-
-    fn parallelism(&self) -> usize {
-        PARALLEL_INVOCATIONS
-    }
-
-    async fn answer(&self, request: Vec<u8>) -> Result<Vec<u8>, CloudError> {
+impl JobLauncher for LambdaLauncher {
+    async fn launch(&self, job: &ProcessingJobRecord) -> Result<(), CloudError> {
+        let event = json!({ "processing_job_name": job.processing_job_name });
         let output = self
             .client
             .invoke()
-            .function_name(&self.function)
-            .payload(Blob::new(request))
+            .function_name(&self.function_name)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(event.to_string()))
             .send()
             .await
             .map_err(|err| CloudError::aws(SERVICE, "Invoke", err))?;
-        let payload = output.payload.map(Blob::into_inner).unwrap_or_default();
-        if let Some(kind) = output.function_error {
-            // The runtime's own error (the runner crashed, ran out of time or memory): Lambda's
-            // {"errorType", "errorMessage"}.
-            let error: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
-            return Err(CloudError::Script(format!(
-                "the scripts function {} failed ({kind}): {}: {}",
-                self.function,
-                error["errorType"].as_str().unwrap_or("unknown error"),
-                error["errorMessage"].as_str().unwrap_or_default()
-            )));
+        if let Some(error) = output.function_error() {
+            return Err(CloudError::Aws {
+                service: SERVICE,
+                operation: "Invoke",
+                message: format!("{} answered with a function error: {error}", self.function_name),
+            });
         }
-        Ok(payload)
+        Ok(())
+    }
+
+    fn start_timeout(&self) -> chrono::Duration {
+        chrono::Duration::seconds(START_TIMEOUT_SECONDS)
     }
 }

@@ -6,6 +6,8 @@
 //!   across tasks and processes;
 //! - [`LocalScheduler`]: timers in a JSON file; the serve loop polls [`LocalScheduler::due`];
 //! - [`FileMetrics`]: metric data points appended to a JSON Lines file;
+//! - [`InProcessLauncher`]: processing jobs run in a task of the serving process;
+//! - [`FileJobLog`]: processing jobs' log lines in one file per stream;
 //! - [`LocalPython`]: users' scripts run by this machine's Python 3.
 //!
 //! Every file is written to a temp file (`.modelmon-tmp-*`) beside it and renamed into place,
@@ -14,12 +16,16 @@
 //! blocking pool.
 
 mod fsutil;
+mod job_log;
+mod launcher;
 mod metrics;
 mod scheduler;
 mod scripts;
 mod store;
 mod table;
 
+pub use job_log::FileJobLog;
+pub use launcher::InProcessLauncher;
 pub use metrics::FileMetrics;
 pub use scheduler::LocalScheduler;
 pub use scripts::LocalPython;
