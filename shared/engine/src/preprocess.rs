@@ -1,0 +1,158 @@
+//! A user's record preprocessor (SageMaker's `preprocess_handler`) between the records read and
+//! the rows profiled. The engine hands it batches of records (capture lines; a dataset's lines
+//! or values) and turns its answers into rows; running the script is the caller's business
+//! (modelmon_cloud::run::scripts, on the local Python or the scripts Lambda function).
+//!
+//! How an answer becomes rows:
+//!
+//! - a dict's keys map onto the columns by name; a key of digits only that names no column is the
+//!   column at that position (SageMaker's docs key rows `str(i).zfill(20)`), so keys are never
+//!   ordered as text (SageMaker's container sorts them, and `feature10` lands before `feature2`);
+//! - a list of values, or a CSV string, maps by position;
+//! - `[]` or `None` drops the record (counted as dropped), an exception rejects it (counted,
+//!   with the record's file and line and the script's line).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use modelmon_formats::scripts::{Preprocessed, Row};
+use serde_json::Value;
+
+use crate::profile::{DatasetProfile, RejectReason};
+
+/// Runs a record preprocessor on batches of records. Called from the threads that read the
+/// input, each with its own batches.
+pub trait RecordPreprocessor: Sync {
+    /// Where the script comes from (a path or an `s3://` URI), named in rejections.
+    fn origin(&self) -> &str;
+    /// How many records to hand over at once.
+    fn batch_records(&self) -> usize;
+    /// One outcome per record, in order. An error stops the run: the script cannot run.
+    fn preprocess(&self, records: &[&str]) -> Result<Vec<Preprocessed>, String>;
+}
+
+/// Records waiting for the preprocessor, with where they were read.
+#[derive(Default)]
+pub(crate) struct Pending {
+    lines: Vec<u64>,
+    records: Vec<String>,
+}
+
+impl Pending {
+    pub(crate) fn push(&mut self, line: u64, record: &str) {
+        self.lines.push(line);
+        self.records.push(record.to_string());
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Runs the preprocessor on the pending records of `source` and profiles what it made of
+    /// them; the batch is empty afterwards.
+    pub(crate) fn flush(
+        &mut self,
+        preprocessor: &dyn RecordPreprocessor,
+        source: &str,
+        profile: &mut DatasetProfile,
+    ) -> Result<(), String> {
+        if self.records.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<&str> = self.records.iter().map(String::as_str).collect();
+        let outcomes = preprocessor.preprocess(&records)?;
+        if outcomes.len() != records.len() {
+            return Err(format!(
+                "the record preprocessor answered {} outcomes for {} records",
+                outcomes.len(),
+                records.len()
+            ));
+        }
+        let mut columns = KeyColumns::default();
+        let mut seen = Vec::new();
+        for (line, outcome) in self.lines.iter().zip(outcomes) {
+            let reject = |reason, message: String| (reason, format!("{source}:{line}: {message}"));
+            let observed = match outcome {
+                Preprocessed::Dropped => {
+                    profile.records.dropped_one();
+                    Ok(())
+                }
+                Preprocessed::Raised(error) => Err(reject(
+                    RejectReason::Preprocessor,
+                    format!("preprocess_handler ({}) raised {error}", preprocessor.origin()),
+                )),
+                Preprocessed::Csv(text) => super::capture::observe_csv_rows(profile, &text, &mut seen)
+                    .map_err(|(reason, message)| reject(reason, format!("the preprocessor's CSV: {message}"))),
+                Preprocessed::Rows(rows) => match rows.iter().find_map(nested) {
+                    Some(key) => Err(reject(
+                        RejectReason::NestedValue,
+                        format!("the preprocessor returned a nested value for {key}"),
+                    )),
+                    None => {
+                        for row in &rows {
+                            let indices = columns.of(row, profile);
+                            observe_values(profile, &indices, &row.values, &mut seen);
+                        }
+                        Ok(())
+                    }
+                },
+            };
+            if let Err((reason, message)) = observed {
+                profile.records.reject(reason, || message);
+            }
+        }
+        self.lines.clear();
+        self.records.clear();
+        Ok(())
+    }
+}
+
+/// The first nested value of `row`, named by its key or position.
+fn nested(row: &Row) -> Option<String> {
+    let i = row.values.iter().position(|v| v.is_array() || v.is_object())?;
+    Some(match &row.keys {
+        Some(keys) => format!("key `{}`", keys[i]),
+        None => format!("position {i}"),
+    })
+}
+
+/// The profile's columns of each key set of an answer, resolved once per key set.
+#[derive(Default)]
+struct KeyColumns {
+    resolved: HashMap<*const [String], Arc<[usize]>>,
+}
+
+impl KeyColumns {
+    fn of(&mut self, row: &Row, profile: &mut DatasetProfile) -> Arc<[usize]> {
+        let Some(keys) = &row.keys else {
+            return (0..row.values.len()).map(|i| profile.positional_column(i)).collect();
+        };
+        self.resolved
+            .entry(Arc::as_ptr(keys))
+            .or_insert_with(|| keys.iter().map(|key| key_column(key, profile)).collect())
+            .clone()
+    }
+}
+
+/// The column a dict's key goes to: the column of that name; for a key of digits only that no
+/// column is named, the column at that position.
+fn key_column(key: &str, profile: &mut DatasetProfile) -> usize {
+    let digits = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
+    match key.parse::<usize>() {
+        Ok(position) if digits && !profile.has_positional_name(key) => profile.positional_column(position),
+        _ => profile.column_index(key),
+    }
+}
+
+/// Adds one row of JSON values to the profile (a column given twice keeps its first value).
+fn observe_values(profile: &mut DatasetProfile, columns: &[usize], values: &[Value], seen: &mut Vec<usize>) {
+    seen.clear();
+    for (&i, value) in columns.iter().zip(values) {
+        if seen.contains(&i) {
+            continue;
+        }
+        seen.push(i);
+        profile.columns[i].observe_json(value);
+    }
+    profile.records.analysed_one();
+}
