@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
-use modelmon_cloud::aws::{load_sdk_config, CloudWatchMetrics, DynamoTable, S3Store};
+use modelmon_cloud::aws::{load_sdk_config, CloudWatchMetrics, DynamoTable, LambdaScripts, S3Store};
 use modelmon_cloud::config::required;
 use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
 use modelmon_cloud::{AllowedBuckets, CloudError};
@@ -21,6 +21,10 @@ async fn main() -> Result<(), Error> {
         RunSettings::from_env()?,
     )
     .with_allowed_buckets(AllowedBuckets::from_env()?);
+    let runner = match LambdaScripts::from_env(&sdk) {
+        Some(scripts) => runner.with_scripts(Arc::new(scripts)),
+        None => runner,
+    };
     let runner = &runner;
     run(service_fn(move |event: LambdaEvent<ScheduledRun>| async move {
         handle(runner, event.payload).await

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{run, service_fn, Context, Diagnostic, Error, LambdaEvent};
-use modelmon_cloud::aws::{load_sdk_config, CloudWatchJobLog, DynamoTable, S3Store};
+use modelmon_cloud::aws::{load_sdk_config, CloudWatchJobLog, DynamoTable, LambdaScripts, S3Store};
 use modelmon_cloud::config::required;
 use modelmon_cloud::ports::ObjectStore;
 use modelmon_cloud::run::{run_baseline, BaselineJob, JobRunResult, JobRunSettings, ProcessingJobRunner};
@@ -45,6 +45,10 @@ async fn main() -> Result<(), Error> {
         JobRunSettings::from_env()?,
     )
     .with_allowed_buckets(allowed.clone());
+    let runner = match LambdaScripts::from_env(&sdk) {
+        Some(scripts) => runner.with_scripts(Arc::new(scripts)),
+        None => runner,
+    };
     let function = &Function { store, allowed, runner };
     run(service_fn(move |event: LambdaEvent<BaselineEvent>| async move {
         handle(function, event.payload, &event.context).await

@@ -13,12 +13,16 @@
 //!   with the record's file and line and the script's line).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use modelmon_formats::scripts::{Preprocessed, Row};
 use serde_json::Value;
 
+use crate::dataset::files::for_each_line;
+use crate::dataset::{DatasetFormat, Reading, PROGRESS_EVERY};
 use crate::profile::{DatasetProfile, RejectReason};
+use crate::EngineError;
 
 /// Runs a record preprocessor on batches of records. Called from the threads that read the
 /// input, each with its own batches.
@@ -55,18 +59,18 @@ impl Pending {
         preprocessor: &dyn RecordPreprocessor,
         source: &str,
         profile: &mut DatasetProfile,
-    ) -> Result<(), String> {
+    ) -> Result<(), EngineError> {
         if self.records.is_empty() {
             return Ok(());
         }
         let records: Vec<&str> = self.records.iter().map(String::as_str).collect();
-        let outcomes = preprocessor.preprocess(&records)?;
+        let outcomes = preprocessor.preprocess(&records).map_err(EngineError::Script)?;
         if outcomes.len() != records.len() {
-            return Err(format!(
+            return Err(EngineError::Script(format!(
                 "the record preprocessor answered {} outcomes for {} records",
                 outcomes.len(),
                 records.len()
-            ));
+            )));
         }
         let mut columns = KeyColumns::default();
         let mut seen = Vec::new();
@@ -155,4 +159,82 @@ fn observe_values(profile: &mut DatasetProfile, columns: &[usize], values: &[Val
         profile.columns[i].observe_json(value);
     }
     profile.records.analysed_one();
+}
+
+/// Reads a dataset file's records through the user's record preprocessor, as SageMaker's
+/// container does for a baselining job: a CSV file's records are its lines (a header line names
+/// the columns and is not passed), a JSON Lines file's are its values.
+pub(crate) fn profile_dataset_file(
+    path: &Path,
+    format: DatasetFormat,
+    preprocessor: &dyn RecordPreprocessor,
+    profile: &mut DatasetProfile,
+    reading: &mut Reading<'_>,
+) -> Result<(), EngineError> {
+    let header = match format {
+        DatasetFormat::Csv { header } => header,
+        DatasetFormat::JsonLines => false,
+        DatasetFormat::Parquet => {
+            return Err(EngineError::Script(format!(
+                "{}: a record preprocessor takes CSV, JSON Lines or capture records, not Parquet \
+                 (as SageMaker's container)",
+                path.display()
+            )))
+        }
+    };
+    let display = path.display().to_string();
+    let mut pending = Pending::default();
+    let mut header_read = !header;
+    let lines = for_each_line(path, |line_number, line, bytes_read| {
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => text,
+            Err(err) => {
+                let offset = err.valid_up_to();
+                profile.records.reject(RejectReason::InvalidUtf8, || {
+                    format!("{display}:{line_number}: invalid UTF-8 at byte {}", offset + 1)
+                });
+                return Ok(());
+            }
+        };
+        if !header_read {
+            header_read = true;
+            if !profile.has_positional_names() {
+                let names = csv_header(text);
+                *profile = std::mem::take(profile).with_positional_names(names);
+            }
+            return Ok(());
+        }
+        // JSON records are handed over as they are: each must be one JSON value.
+        if format == DatasetFormat::JsonLines {
+            if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                profile.records.reject(RejectReason::MalformedJson, || {
+                    format!("{display}:{line_number}: {}", crate::dataset::json_error_message(&err))
+                });
+                return Ok(());
+            }
+        }
+        pending.push(line_number, text);
+        if pending.len() >= preprocessor.batch_records() {
+            pending.flush(preprocessor, &display, profile)?;
+        }
+        if line_number.is_multiple_of(PROGRESS_EVERY) {
+            reading.report(bytes_read, profile.records.read);
+        }
+        Ok(())
+    })?;
+    if lines == 0 {
+        profile.records.empty_files.push(display.clone());
+    }
+    pending.flush(preprocessor, &display, profile)
+}
+
+/// The fields of a CSV header line.
+fn csv_header(line: &str) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.as_bytes());
+    match reader.records().next() {
+        Some(Ok(record)) => record.iter().map(str::to_string).collect(),
+        _ => line.split(',').map(str::to_string).collect(),
+    }
 }

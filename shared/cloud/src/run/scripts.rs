@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use modelmon_engine::analysis::InputFormat;
+use modelmon_engine::dataset::DatasetFormat;
 use modelmon_formats::scripts::{
     InputSource, PostprocessAnswer, PostprocessRequest, PreprocessAnswer, PreprocessRequest, Preprocessed, RecordError,
     RecordFormat, Script, ScriptInput,
@@ -34,6 +36,33 @@ pub const MAX_SCRIPT_BYTES: usize = 1024 * 1024;
 
 /// How long a presigned URL for a post-analytics processor's input lives.
 const INPUT_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// What a record preprocessor's handler is given for input of `format`: SageMaker's record
+/// object for capture, a CSV dataset's line, a JSON Lines dataset's value.
+pub fn record_format(format: InputFormat) -> RecordFormat {
+    match format {
+        InputFormat::Capture => RecordFormat::Capture,
+        InputFormat::Dataset(DatasetFormat::Csv { .. }) | InputFormat::BatchCapture(DatasetFormat::Csv { .. }) => {
+            RecordFormat::Csv
+        }
+        InputFormat::Dataset(_) | InputFormat::BatchCapture(_) => RecordFormat::Json,
+    }
+}
+
+/// The container's `dataset_format` variable for input of `format`, as a script sees it.
+pub fn dataset_format_variable(format: InputFormat) -> String {
+    let dataset = match format {
+        InputFormat::Capture => {
+            return r#"{"sagemakerCaptureJson": {"captureIndexNames": ["endpointInput", "endpointOutput"]}}"#.into()
+        }
+        InputFormat::Dataset(dataset) | InputFormat::BatchCapture(dataset) => dataset,
+    };
+    match dataset {
+        DatasetFormat::Csv { header } => format!(r#"{{"csv": {{"header": {header}}}}}"#),
+        DatasetFormat::JsonLines => r#"{"json": {"lines": true}}"#.into(),
+        DatasetFormat::Parquet => r#"{"parquet": {}}"#.into(),
+    }
+}
 
 /// A script from its bytes; `origin` names it in messages.
 pub fn script_from_bytes(origin: &str, bytes: Vec<u8>) -> Result<Script, CloudError> {
@@ -159,6 +188,37 @@ impl Preprocessor {
     }
 }
 
+/// The engine's side of a [`Preprocessor`]: the engine reads on a blocking thread and waits
+/// here for each batch while the runtime runs it.
+pub struct BlockingPreprocessor {
+    preprocessor: Preprocessor,
+    runtime: tokio::runtime::Handle,
+}
+
+impl BlockingPreprocessor {
+    /// Its batches run on `runtime`; it must be called from outside it (a blocking thread).
+    pub fn new(preprocessor: Preprocessor, runtime: tokio::runtime::Handle) -> BlockingPreprocessor {
+        BlockingPreprocessor { preprocessor, runtime }
+    }
+}
+
+impl modelmon_engine::preprocess::RecordPreprocessor for BlockingPreprocessor {
+    fn origin(&self) -> &str {
+        &self.preprocessor.script.origin
+    }
+
+    /// Enough records for a full batch on each request in flight.
+    fn batch_records(&self) -> usize {
+        MAX_BATCH_RECORDS * self.preprocessor.scripts.parallelism().max(1)
+    }
+
+    fn preprocess(&self, records: &[&str]) -> Result<Vec<Preprocessed>, String> {
+        self.runtime
+            .block_on(self.preprocessor.run(records))
+            .map_err(|err| err.to_string())
+    }
+}
+
 fn protocol_error(body: &[u8], err: &serde_json::Error) -> CloudError {
     let start: String = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
     CloudError::Script(format!(
@@ -247,6 +307,15 @@ impl PostAnalyticsProcessor {
                 source,
             });
         }
+        self.run_with(given, paths).await
+    }
+
+    /// [`PostAnalyticsProcessor::run`] with its inputs at hand.
+    pub async fn run_with(
+        &self,
+        given: Vec<ScriptInput>,
+        paths: BTreeMap<String, String>,
+    ) -> Result<Vec<WrittenFile>, CloudError> {
         let limit = self.scripts.payload_limit().saturating_sub(PAYLOAD_MARGIN);
         let request = PostprocessRequest {
             handler: "postprocess",
