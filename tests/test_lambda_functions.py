@@ -239,6 +239,8 @@ class Stack:
             "AWS_REGION": REGION,
             "RUST_LOG": "info",
         }
+        # Users' scripts: the scripts function, invoked synchronously through the emulator's Invoke API.
+        scripts_env = {"SCRIPTS_FUNCTION_NAME": SCRIPTS_FUNCTION, "AWS_ENDPOINT_URL_LAMBDA": self.url}
         own = {
             "create-schedule": {
                 "TABLE_NAME": self.table,
@@ -250,8 +252,8 @@ class Stack:
                 "BASELINE_FUNCTION_NAME": "baseline",
                 "AWS_ENDPOINT_URL_LAMBDA": self.invoke_proxy.url,
             },
-            "analyze": {"TABLE_NAME": self.table, "CAPTURE_DESTINATION_S3_URI": self.capture},
-            "baseline": {"TABLE_NAME": self.table, **self.baseline_env},
+            "analyze": {"TABLE_NAME": self.table, "CAPTURE_DESTINATION_S3_URI": self.capture, **scripts_env},
+            "baseline": {"TABLE_NAME": self.table, **self.baseline_env, **scripts_env},
         }
         for name in FUNCTIONS:
             env = {
@@ -708,3 +710,65 @@ def test_the_scripts_function_reports_a_script_that_cannot_run(stack):
     )
     failure = json.loads(answer["Payload"].read())["failure"]
     assert (failure["type"], failure["line"]) == ("SyntaxError", 4), failure
+
+
+@shows_function_logs
+def test_a_schedules_scripts_run_in_the_scripts_function(stack, baseline):
+    """The analyze function hands the window's records to the scripts function in batches and runs
+    the post-analytics processor on the reports (read through presigned URLs): the flattened rows
+    are analysed, the dropped and rejected ones counted, the summary uploaded beside the reports."""
+    sagemaker = stack.sagemaker()
+    name, endpoint = unique("scripted"), unique("churn")
+    preprocessor = (
+        "def preprocess_handler(inference_record):\n"
+        "    age, plan = inference_record.endpoint_input.data.split(',')\n"
+        "    if plan == 'pro' and int(age) % 2 == 0:\n"
+        "        return []\n"
+        "    if int(age) > 75:\n"
+        "        raise ValueError('too old: ' + age)\n"
+        "    return {'plan': plan, 'age': int(age)}\n"
+    )
+    stack.put("code/keyed.py", preprocessor.encode(), "text/x-python")
+    stack.put("code/summary.py", (TEST_SCRIPTS / "postprocessor_summary.py").read_bytes(), "text/x-python")
+    definition = job_definition(stack, endpoint, baseline[0])
+    definition["MonitoringAppSpecification"].update(
+        {
+            "RecordPreprocessorSourceUri": f"s3://{stack.bucket}/code/keyed.py",
+            "PostAnalyticsProcessorSourceUri": f"s3://{stack.bucket}/code/summary.py",
+        }
+    )
+    definition["Environment"] = {"team": "risk"}
+    sagemaker.create_monitoring_schedule(
+        MonitoringScheduleName=name,
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+            "MonitoringJobDefinition": definition,
+            "MonitoringType": "DataQuality",
+        },
+    )
+    hour = datetime(2026, 11, 25, 13, tzinfo=timezone.utc)
+    upload_capture(stack, endpoint, hour, drift=False)
+    result = stack.invoke("analyze", {"schedule_name": name, "scheduled_time": "2026-11-25T14:00:00Z"})
+    assert result["status"] in ("Completed", "CompletedWithViolations"), result
+    reports = result["report_uri"]
+    # The same records, read back from S3 and classified here.
+    rows = []
+    for minute in range(60):
+        at = hour + timedelta(minutes=minute)
+        key = f"datacapture/{endpoint}/AllTraffic/{at:%Y/%m/%d/%H}/{at:%M-%S}-000-capture.jsonl"
+        record = json.loads(aws("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+        age, plan = record["captureData"]["endpointInput"]["data"].split(",")
+        rows.append((int(age), plan))
+    dropped = [r for r in rows if r[1] == "pro" and r[0] % 2 == 0]
+    raised = [r for r in rows if r not in dropped and r[0] > 75]
+    kept = [r for r in rows if r not in dropped and r not in raised]
+    records = stack.get_json(f"{reports}report.json")["records"]
+    assert records["read"] == 60 and records.get("dropped", 0) == len(dropped), records
+    assert records["analysed"] == len(kept), records
+    assert records.get("rejected", {}).get("preprocessor", {}).get("count", 0) == len(raised), records
+    statistics = {f["name"]: f for f in stack.get_json(f"{reports}statistics.json")["features"]}
+    assert statistics["age"]["numerical_statistics"]["sum"] == sum(age for age, _ in kept)
+    summary = stack.get_json(f"{reports}custom/summary.json")
+    assert summary["schedule"] == name and summary["team"] == "risk" and summary["items"] == len(kept), summary
+    assert "The post-analytics processor" in result["exit_message"], result
+    sagemaker.delete_monitoring_schedule(MonitoringScheduleName=name)

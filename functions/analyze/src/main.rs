@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use modelmon_cloud::aws::{load_sdk_config, CloudWatchMetrics, DynamoTable, LambdaScripts, S3Store};
-use modelmon_cloud::config::required;
+use modelmon_cloud::config::{optional, required};
 use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
 use modelmon_cloud::{AllowedBuckets, CloudError};
 use serde_json::{json, Value};
@@ -21,8 +21,9 @@ async fn main() -> Result<(), Error> {
         RunSettings::from_env()?,
     )
     .with_allowed_buckets(AllowedBuckets::from_env()?);
-    let runner = match LambdaScripts::from_env(&sdk) {
-        Some(scripts) => runner.with_scripts(Arc::new(scripts)),
+    // Jobs' record preprocessors and post-analytics processors run in the scripts function.
+    let runner = match optional("SCRIPTS_FUNCTION_NAME") {
+        Some(function) => runner.with_scripts(Arc::new(LambdaScripts::new(&sdk, function))),
         None => runner,
     };
     let runner = &runner;

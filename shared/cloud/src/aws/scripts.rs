@@ -29,15 +29,6 @@ impl LambdaScripts {
             function: function.into(),
         }
     }
-
-    /// The function `SCRIPTS_FUNCTION_NAME` names, if set (the template sets it for the analyze
-    /// and baseline functions).
-    pub fn from_env(config: &aws_config::SdkConfig) -> Option<LambdaScripts> {
-        std::env::var("SCRIPTS_FUNCTION_NAME")
-            .ok()
-            .filter(|name| !name.is_empty())
-            .map(|name| LambdaScripts::new(config, name))
-    }
 }
 
 #[async_trait]
