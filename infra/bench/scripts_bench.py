@@ -188,7 +188,51 @@ def measure(capture_dir, records=100_000, python=sys.executable, rounds=3):
     return results
 
 
+def write_capture(folder, lines):
+    path = Path(folder) / "ep" / "AllTraffic" / "2026" / "11" / "25" / "13" / "00-00-000-bench.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return Path(folder)
+
+
+def analyze_rates(modelmon, capture_dir, work, records=100_000, python=sys.executable, rounds=3):
+    """Records/s of a whole `modelmon analyze` of the same records: the Rust path (no script), the
+    docs example through --record-preprocessor, the nested records through the flattener."""
+    work = Path(work)
+    lines = capture_lines(capture_dir, records)
+    baseline = work / "baseline"
+    rows = [json.loads(line)["captureData"] for line in lines[:2000]]
+    train = work / "train.csv"
+    train.write_text(
+        ",".join(["score", *INPUT_COLUMNS]) + "\n"
+        + "".join(f'{r["endpointOutput"]["data"].strip()},{r["endpointInput"]["data"]}\n' for r in rows)
+    )
+    subprocess.run([modelmon, "baseline", "--dataset", train, "--output", baseline, "--quiet"], check=True)
+    plain = write_capture(work / "plain", lines)
+    flat = write_capture(work / "nested", [nested(line) for line in lines])
+    cases = {"Rust path (no script)": (plain, []),
+             "docs CSV example": (plain, ["--record-preprocessor", DOCS_SCRIPT]),
+             "nested-JSON flattener": (flat, ["--record-preprocessor", FLATTEN_SCRIPT])}
+    results = {"records": len(lines)}
+    for name, (capture, extra) in cases.items():
+        best = None
+        for _ in range(rounds):
+            started = time.perf_counter()
+            subprocess.run([modelmon, "analyze", "--dataset", capture, "--statistics", baseline / "statistics.json",
+                            "--constraints", baseline / "constraints.json", "--output", work / "out", "--quiet",
+                            *extra], check=True, env={**os.environ, "MODELMON_PYTHON": python})
+            elapsed = time.perf_counter() - started
+            best = elapsed if best is None else min(best, elapsed)
+        results[name] = len(lines) / best
+    return results
+
+
 if __name__ == "__main__":
     capture = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
-    print(json.dumps(measure(capture, count), indent=2))
+    if len(sys.argv) > 3:  # MODELMON binary: the whole analysis, with and without scripts
+        import tempfile
+        with tempfile.TemporaryDirectory() as work:
+            print(json.dumps(analyze_rates(sys.argv[3], capture, work, count), indent=2))
+    else:
+        print(json.dumps(measure(capture, count), indent=2))
