@@ -238,3 +238,79 @@ fn csv_header(line: &str) -> Vec<String> {
         _ => line.split(',').map(str::to_string).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use modelmon_formats::scripts::RecordError;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Answers each record (its text is the index of a canned outcome) with that outcome.
+    struct Canned(Vec<Preprocessed>);
+
+    impl RecordPreprocessor for Canned {
+        fn origin(&self) -> &str {
+            "pre.py"
+        }
+        fn batch_records(&self) -> usize {
+            2
+        }
+        fn preprocess(&self, records: &[&str]) -> Result<Vec<Preprocessed>, String> {
+            Ok(records
+                .iter()
+                .map(|r| self.0[r.parse::<usize>().unwrap()].clone())
+                .collect())
+        }
+    }
+
+    fn keyed(keys: &[&str], values: Vec<Value>) -> Row {
+        Row {
+            keys: Some(keys.iter().map(|k| k.to_string()).collect()),
+            values,
+        }
+    }
+
+    /// Keys map by name in any order, digits-only keys by position; the account adds up.
+    #[test]
+    fn answers_become_rows_by_key_and_the_account_adds_up() {
+        let outcomes = vec![
+            Preprocessed::Rows(vec![keyed(&["plan", "age"], vec![json!("pro"), json!(30)])]),
+            Preprocessed::Rows(vec![keyed(
+                &["00000000000000000001", "00000000000000000000"],
+                vec![json!(40), json!("basic")],
+            )]),
+            Preprocessed::Dropped,
+            Preprocessed::Raised(RecordError {
+                error_type: "KeyError".into(),
+                message: "'age'".into(),
+                line: Some(7),
+            }),
+            Preprocessed::Rows(vec![keyed(&["age"], vec![json!({"nested": 1})])]),
+            Preprocessed::Csv("basic,50".into()),
+        ];
+        let preprocessor = Canned(outcomes);
+        let mut profile = DatasetProfile::default().with_positional_names(vec!["plan".into(), "age".into()]);
+        let mut pending = Pending::default();
+        for i in 0..6 {
+            pending.push(i as u64 + 1, &i.to_string());
+        }
+        pending.flush(&preprocessor, "capture.jsonl", &mut profile).unwrap();
+        let names: Vec<&str> = profile.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["plan", "age"]);
+        let records = &profile.records;
+        assert_eq!((records.read, records.analysed, records.dropped), (6, 3, 1));
+        assert_eq!(records.rejected_total(), 2);
+        assert_eq!(
+            records.rejected[&RejectReason::Preprocessor].examples,
+            ["capture.jsonl:4: preprocess_handler (pre.py) raised KeyError at line 7: 'age'"]
+        );
+        assert_eq!(
+            records.rejected[&RejectReason::NestedValue].examples,
+            ["capture.jsonl:5: the preprocessor returned a nested value for key `age`"]
+        );
+        let statistics = profile.to_statistics();
+        let age = statistics.features.iter().find(|f| f.name == "age").unwrap();
+        assert_eq!(age.numerical_statistics.as_ref().unwrap().sum, 120.0);
+    }
+}
