@@ -18,8 +18,10 @@ use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use modelmon_cloud::control::api::{self, ApiResponse};
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
-use modelmon_cloud::local::{FileJobLog, FileMetrics, FileTable, FsObjectStore, InProcessLauncher, LocalScheduler};
-use modelmon_cloud::ports::{JobLog, ObjectStore};
+use modelmon_cloud::local::{
+    FileJobLog, FileMetrics, FileTable, FsObjectStore, InProcessLauncher, LocalPython, LocalScheduler,
+};
+use modelmon_cloud::ports::{JobLog, ObjectStore, ScriptRunner};
 use modelmon_cloud::run::{AnalysisRunner, JobRunSettings, ProcessingJobRunner, RunResult, RunSettings, ScheduledRun};
 use modelmon_cloud::ObjectUri;
 use tokio::net::TcpListener;
@@ -90,30 +92,38 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         account_id: args.account_id.clone(),
         max_schedules: args.max_schedules,
     };
-    let jobs = Arc::new(ProcessingJobRunner::new(
-        table.clone(),
-        Arc::clone(&store),
-        job_log,
-        JobRunSettings {
-            lease: Duration::seconds(args.job_lease_seconds.max(1)),
-            scratch: None,
-        },
-    ));
+    // Users' scripts on this machine's Python 3, started at a job's first script.
+    let scripts: Arc<dyn ScriptRunner> = Arc::new(LocalPython::from_env().map_err(CliError::Script)?);
+    let jobs = Arc::new(
+        ProcessingJobRunner::new(
+            table.clone(),
+            Arc::clone(&store),
+            job_log,
+            JobRunSettings {
+                lease: Duration::seconds(args.job_lease_seconds.max(1)),
+                scratch: None,
+            },
+        )
+        .with_scripts(Arc::clone(&scripts)),
+    );
     let plane = Arc::new(
         ControlPlane::new(table.clone(), scheduler.clone(), settings)
             .with_job_launcher(Arc::new(InProcessLauncher::new(jobs))),
     );
     let state_report = check_state(&table, &scheduler, &plane).await?;
-    let runner = Arc::new(AnalysisRunner::new(
-        table,
-        store,
-        Arc::new(FileMetrics::new(args.state.join("metrics.jsonl"))),
-        RunSettings {
-            capture_destination,
-            claim_timeout: Duration::minutes(15),
-            scratch: None,
-        },
-    ));
+    let runner = Arc::new(
+        AnalysisRunner::new(
+            table,
+            store,
+            Arc::new(FileMetrics::new(args.state.join("metrics.jsonl"))),
+            RunSettings {
+                capture_destination,
+                claim_timeout: Duration::minutes(15),
+                scratch: None,
+            },
+        )
+        .with_scripts(scripts),
+    );
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;

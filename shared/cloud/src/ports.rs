@@ -32,6 +32,17 @@ pub trait ObjectStore: Send + Sync {
         }
         Ok(folders)
     }
+
+    /// A URL that lets its holder GET this one object for `expires`, for code that must read
+    /// an object without any permission of its own (users' scripts); `None` when the store has
+    /// no such URLs, and the caller hands the bytes over itself.
+    async fn presigned_get(
+        &self,
+        _uri: &ObjectUri,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, CloudError> {
+        Ok(None)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -247,6 +258,18 @@ pub enum MetricValue {
 pub trait MetricsSink: Send + Sync {
     /// Publishes all data points (the adapter batches them as its service requires).
     async fn publish(&self, namespace: &str, data: &[MetricDatum]) -> Result<(), CloudError>;
+}
+
+/// Where users' Python scripts run (record preprocessors, post-analytics processors): one
+/// request of the script runner's protocol (`modelmon_formats::scripts`) in, its answer out.
+/// [`crate::run::scripts`] makes the requests and reads the answers.
+#[async_trait]
+pub trait ScriptRunner: Send + Sync {
+    /// The largest request, and the largest answer, this runner carries, in bytes.
+    fn payload_limit(&self) -> usize;
+    /// How many requests are worth sending at once.
+    fn parallelism(&self) -> usize;
+    async fn answer(&self, request: Vec<u8>) -> Result<Vec<u8>, CloudError>;
 }
 
 /// Starts the processing jobs the control plane records. The job's record exists (InProgress)

@@ -137,6 +137,19 @@ pub struct ExecutionRecord {
     pub records: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing_job: Option<ExecutionJob>,
+    /// The post-analytics processor's run, when the job has one and the analysis completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_analytics_processor: Option<PostAnalyticsRun>,
+}
+
+/// What a post-analytics processor did: the files it wrote (uploaded beside the reports), or
+/// why it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostAnalyticsRun {
+    pub script: String,
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What DescribeProcessingJob tells of an execution's processing job besides its status: the

@@ -7,7 +7,8 @@
 //! - [`LocalScheduler`]: timers in a JSON file; the serve loop polls [`LocalScheduler::due`];
 //! - [`FileMetrics`]: metric data points appended to a JSON Lines file;
 //! - [`InProcessLauncher`]: processing jobs run in a task of the serving process;
-//! - [`FileJobLog`]: processing jobs' log lines in one file per stream.
+//! - [`FileJobLog`]: processing jobs' log lines in one file per stream;
+//! - [`LocalPython`]: users' scripts run by this machine's Python 3.
 //!
 //! Every file is written to a temp file (`.modelmon-tmp-*`) beside it, flushed to disk and
 //! renamed into place, and its folder flushed, before a write returns: readers never see half a
@@ -21,6 +22,7 @@ mod job_log;
 mod launcher;
 mod metrics;
 mod scheduler;
+mod scripts;
 mod store;
 mod table;
 
@@ -44,5 +46,6 @@ pub use job_log::FileJobLog;
 pub use launcher::InProcessLauncher;
 pub use metrics::FileMetrics;
 pub use scheduler::LocalScheduler;
+pub use scripts::LocalPython;
 pub use store::FsObjectStore;
 pub use table::FileTable;

@@ -14,3 +14,4 @@ mod common;
 mod control_plane;
 mod processing_jobs;
 mod races;
+mod scripts;
