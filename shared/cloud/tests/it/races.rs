@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::lifecycle::is_deleting;
 use modelmon_cloud::control::records::{ProcessingJobRecord, ScheduleRecord};
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
@@ -23,6 +22,7 @@ use modelmon_cloud::CloudError;
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
+use crate::api_calls;
 use crate::processing_jobs::baselining_request;
 
 /// Concurrent requests per race.
@@ -164,19 +164,11 @@ impl Home {
     }
 
     async fn call(&self, operation: &str, body: Value) -> (u16, Value) {
-        let response = handle(
-            &self.plane,
-            Some(&format!("SageMaker.{operation}")),
-            body.to_string().as_bytes(),
-        )
-        .await;
-        (response.status, serde_json::from_slice(&response.body).unwrap())
+        api_calls::call(&self.plane, operation, body).await
     }
 
     async fn ok(&self, operation: &str, body: Value) -> Value {
-        let (status, response) = self.call(operation, body).await;
-        assert_eq!(status, 200, "{operation}: {response}");
-        response
+        api_calls::ok(&self.plane, operation, body).await
     }
 
     /// `RACERS` concurrent calls whose first conditional writes all wait for each other;
