@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use modelmon_engine::dataset::{profile_dataset_into, ReadOptions};
+use modelmon_engine::dataset::{profile_dataset_through, ReadOptions};
 use modelmon_engine::profile::DatasetProfile;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::{Constraints, Statistics};
@@ -36,6 +36,12 @@ pub struct BaselineArgs {
     /// No progress line and no summary.
     #[arg(long)]
     quiet: bool,
+    /// A SageMaker record preprocessor (`preprocess_handler`) through which every record goes:
+    /// a CSV file's lines (after the header), a JSON Lines file's values. Run with the local
+    /// Python 3 (`python3`, or MODELMON_PYTHON).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "FILE")]
+    record_preprocessor: Option<PathBuf>,
 }
 
 pub fn run(args: BaselineArgs) -> Result<(), CliError> {
@@ -44,7 +50,24 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
     let mut progress = ProgressLine::new(args.quiet);
     let options = ReadOptions::with_threads(args.threads.unwrap_or(0));
     let mut profile = DatasetProfile::default();
-    profile_dataset_into(&args.datasets, format, options, &mut profile, &mut |p| {
+    #[cfg(feature = "serve")]
+    let scripts = match &args.record_preprocessor {
+        Some(path) => {
+            let scripts = crate::scripts::LocalScripts::start()?;
+            let records =
+                modelmon_cloud::run::scripts::record_format(modelmon_engine::analysis::InputFormat::Dataset(format));
+            let preprocessor = scripts.preprocessor(path, records)?;
+            Some((scripts, preprocessor))
+        }
+        None => None,
+    };
+    #[cfg(feature = "serve")]
+    let preprocessor = scripts
+        .as_ref()
+        .map(|(_, p)| p as &dyn modelmon_engine::preprocess::RecordPreprocessor);
+    #[cfg(not(feature = "serve"))]
+    let preprocessor = None;
+    profile_dataset_through(&args.datasets, format, preprocessor, options, &mut profile, &mut |p| {
         progress.update(p)
     })?;
     progress.finish();

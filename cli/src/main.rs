@@ -5,6 +5,8 @@ mod baseline;
 mod demo;
 mod progress;
 #[cfg(feature = "serve")]
+mod scripts;
+#[cfg(feature = "serve")]
 mod serve;
 mod summary;
 
@@ -77,6 +79,10 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    /// A user's script cannot run, or failed; or Python is missing.
+    #[cfg(feature = "serve")]
+    #[error(transparent)]
+    Script(modelmon_cloud::CloudError),
 }
 
 fn main() -> ExitCode {

@@ -302,6 +302,15 @@ def perf_profile(cmd, inputs, out_dir):
     return "\n".join(lines[:30])
 
 
+def write_markdown(text):
+    """Writes BENCHMARKS.md, keeping the load benchmark's section (infra/bench/load.py writes it)."""
+    begin, end = "<!-- load:begin -->", "<!-- load:end -->"
+    old = OUT_MD.read_text() if OUT_MD.exists() else ""
+    if begin in old and end in old:
+        text = text.rstrip("\n") + "\n\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    OUT_MD.write_text(text)
+
+
 def scale_data(gb, records=None):
     """The data of scale `gb` (generated, or reused): x1/x2/big CSVs of a quarter, a half and
     all of `gb` GiB, and (with `records`) an hour of capture."""
@@ -580,7 +589,7 @@ def main():
         )
         results[name] = section
         RESULTS.write_text(json.dumps(results, indent=1))
-    OUT_MD.write_text(markdown(results))
+    write_markdown(markdown(results))
     log(f"wrote {OUT_MD} and {RESULTS} in {time.perf_counter() - STARTED:.0f} s")
 
 
@@ -1011,6 +1020,6 @@ def markdown(results):
 if __name__ == "__main__":
     if sys.argv[1:] == ["--markdown-only"]:
         # Rewrites BENCHMARKS.md from the last results, measuring nothing.
-        OUT_MD.write_text(markdown(json.loads(RESULTS.read_text())))
+        write_markdown(markdown(json.loads(RESULTS.read_text())))
     else:
         main()

@@ -91,6 +91,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         baseline: &baseline,
         constraints: &constraints,
         read: ReadOptions::default(),
+        preprocessor: None,
     };
     let analysis = analyze(&request, &mut |_| {})?;
     // SageMaker's layout: the run scheduled at 14:00 reports on 13:00-14:00 under hour 14.

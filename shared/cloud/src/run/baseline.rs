@@ -6,15 +6,21 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use modelmon_engine::dataset::{profile_sources, ReadOptions};
+use std::collections::BTreeMap;
+
+use modelmon_engine::analysis::InputFormat;
+use modelmon_engine::dataset::{profile_sources_through, ReadOptions};
+use modelmon_engine::preprocess::RecordPreprocessor;
 use modelmon_engine::profile::{DatasetProfile, RecordAccount};
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::constraints::CategoricalDriftMethod;
 use serde::{Deserialize, Serialize};
 
 use super::objects::{data_objects, engine_failure, object_sources};
+use super::scripts::{load_script, record_format, BlockingPreprocessor, PostAnalyticsProcessor, Preprocessor};
 use crate::control::baselining::baseline_format;
-use crate::ports::ObjectStore;
+use crate::control::job::JobScripts;
+use crate::ports::{ObjectStore, ScriptRunner};
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,18 +34,26 @@ pub struct BaselineJob {
 }
 
 /// What a processing job may ask for beyond the dataset (its `Environment`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct BaselineOptions {
     /// The suggested constraints' `categorical_drift_method` (`LInfinity` when not given).
     pub categorical_drift_method: Option<CategoricalDriftMethod>,
+    /// The user's scripts (`record_preprocessor_script`, `post_analytics_processor_script`),
+    /// the job's environment they see, and where they run.
+    pub scripts: JobScripts,
+    pub environment: BTreeMap<String, String>,
+    pub runner: Option<Arc<dyn ScriptRunner>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BaselineOutputs {
     pub statistics: String,
     pub constraints: String,
-    /// Records read = analysed + rejected, with examples of each rejection.
+    /// Records read = analysed + rejected (+ dropped by a preprocessor), with examples of each
+    /// rejection.
     pub records: RecordAccount,
+    /// The files a post-analytics processor wrote beside the baseline.
+    pub post_analytics_files: Vec<String>,
 }
 
 /// Baselines the job's dataset; `allowed` refuses sources and outputs in other buckets.
@@ -93,11 +107,32 @@ pub async fn run_baseline_with(
             job.dataset_source
         )));
     }
+    let preprocessor = match &options.scripts.record_preprocessor {
+        Some(uri) => {
+            let script = load_script(store.as_ref(), uri).await?;
+            let records = record_format(InputFormat::Dataset(format));
+            let preprocessor = Preprocessor::new(runner(options, uri)?, script, options.environment.clone(), records);
+            Some(BlockingPreprocessor::new(
+                preprocessor,
+                tokio::runtime::Handle::current(),
+            ))
+        }
+        None => None,
+    };
     // Streamed: only Parquet objects are copied to `scratch` (one at a time per thread).
     let sources = object_sources(store, &objects, scratch)?;
     let profile = tokio::task::spawn_blocking(move || {
         let mut profile = DatasetProfile::default();
-        profile_sources(&sources, format, ReadOptions::default(), &mut profile, &mut |_| {}).map(|_| profile)
+        let preprocessor = preprocessor.as_ref().map(|p| p as &dyn RecordPreprocessor);
+        profile_sources_through(
+            &sources,
+            format,
+            preprocessor,
+            ReadOptions::default(),
+            &mut profile,
+            &mut |_| {},
+        )
+        .map(|_| profile)
     })
     .await
     .map_err(|join| CloudError::Internal(format!("the baseline task failed: {join}")))?
@@ -126,9 +161,37 @@ pub async fn run_baseline_with(
     store
         .put(&constraints_uri, constraints.to_json().into_bytes(), "application/json")
         .await?;
+    let mut post_analytics_files = Vec::new();
+    if let Some(uri) = &options.scripts.post_analytics_processor {
+        let script = load_script(store.as_ref(), uri).await?;
+        let mut environment = options.environment.clone();
+        environment.insert("dataset_format".into(), job.dataset_format.clone());
+        let processor = PostAnalyticsProcessor::new(runner(options, uri)?, script, environment);
+        let inputs = [
+            ("output/statistics.json".to_string(), statistics_uri.clone()),
+            ("output/constraints.json".to_string(), constraints_uri.clone()),
+        ];
+        let paths = BTreeMap::from([("output_path".to_string(), "output".to_string())]);
+        for (path, bytes) in processor.run(store.as_ref(), &inputs, paths).await? {
+            store
+                .put(&output.join(&path), bytes, "application/octet-stream")
+                .await?;
+            post_analytics_files.push(path);
+        }
+    }
     Ok(BaselineOutputs {
         statistics: statistics_uri.to_string(),
         constraints: constraints_uri.to_string(),
         records,
+        post_analytics_files,
+    })
+}
+
+fn runner(options: &BaselineOptions, uri: &ObjectUri) -> Result<Arc<dyn ScriptRunner>, CloudError> {
+    options.runner.clone().ok_or_else(|| {
+        CloudError::Config(format!(
+            "the job names the script {uri}, but this deployment has no script runner \
+             (set SCRIPTS_FUNCTION_NAME to the scripts function)"
+        ))
     })
 }

@@ -181,6 +181,7 @@ async fn an_error_past_the_first_part_of_an_object_names_the_object_and_its_line
             modelmon_engine::capture::profile_capture_sources(
                 &sources,
                 Some(window),
+                None,
                 read,
                 &mut DatasetProfile::default(),
                 &mut |_| {},
@@ -409,6 +410,7 @@ async fn staged_analysis(stack: &Stack, read: ReadOptions) -> Analysis {
             baseline: &statistics,
             constraints: &constraints,
             read,
+            preprocessor: None,
         };
         let analysis = analyze(&request, &mut |_| {}).unwrap();
         drop(dir);
