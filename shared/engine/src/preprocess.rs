@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::dataset::files::for_each_line;
 use crate::dataset::parts::{Part, PartContext, PartReader, PartResult};
-use crate::dataset::{DatasetFormat, PROGRESS_EVERY};
+use crate::dataset::{DatasetFormat, SourceRef, PROGRESS_EVERY};
 use crate::profile::{DatasetProfile, RejectReason};
 use crate::EngineError;
 
@@ -173,16 +173,18 @@ pub(crate) struct PreprocessedParts<'p> {
 }
 
 impl<'p> PreprocessedParts<'p> {
+    /// The reader of `sources` (named in the error for Parquet, which takes no preprocessor).
     pub(crate) fn new(
+        sources: &[SourceRef],
         format: DatasetFormat,
         preprocessor: &'p dyn RecordPreprocessor,
     ) -> Result<PreprocessedParts<'p>, EngineError> {
         if format == DatasetFormat::Parquet {
-            return Err(EngineError::Script(
-                "a record preprocessor takes CSV, JSON Lines or capture records, not Parquet \
+            let name = sources.first().map_or("the dataset", |s| s.name());
+            return Err(EngineError::Script(format!(
+                "{name}: a record preprocessor takes CSV, JSON Lines or capture records, not Parquet \
                  (as SageMaker's container)"
-                    .to_string(),
-            ));
+            )));
         }
         Ok(PreprocessedParts { format, preprocessor })
     }

@@ -134,7 +134,7 @@ pub fn profile_sources_through(
 ) -> Result<ReadStats, EngineError> {
     let no_extras = |_: &parts::Part, ()| Ok(());
     if let Some(preprocessor) = preprocessor {
-        let reader = &PreprocessedParts::new(format, preprocessor)?;
+        let reader = &PreprocessedParts::new(sources, format, preprocessor)?;
         let parts = parts::plan(sources, reader.chunked(), options.chunk_bytes);
         return parts::profile_parts(sources, &parts, options, reader, profile, progress, &mut { no_extras });
     }
