@@ -7,15 +7,36 @@
 #
 #   infra/bench/run.sh                 # full scale: a 1 GiB CSV, 1M capture records
 #   BENCH_GB=0.1 infra/bench/run.sh    # quick
+#   infra/bench/run.sh scripts         # only users' scripts (issue 14): rewrites that section
 #
-# Other knobs (see bench.py): BENCH_RECORDS, BENCH_REPEAT, BENCH_WHYLOGS_REPEAT, BENCH_COLD_RUNS,
-# BENCH_PERF=1, BENCH_DATA, BENCH_OUT.
+# Other knobs (see bench.py): BENCH_RECORDS, BENCH_SCRIPTS_RECORDS, BENCH_REPEAT,
+# BENCH_WHYLOGS_REPEAT, BENCH_COLD_RUNS, BENCH_PERF=1, BENCH_DATA, BENCH_OUT, BENCH_VENV.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/modelmon/target}"
 CACHE="$HOME/.cache/modelmon"
-VENV="$CACHE/bench-venv"
+VENV="${BENCH_VENV:-$CACHE/bench-venv}"
 PYTHON="${PYTHON:-python3}"
+SECTION="${1:-all}"
+
+export MODELMON="$CARGO_TARGET_DIR/release/modelmon"
+export BENCH_GEN="$CARGO_TARGET_DIR/release/bench-gen"
+export FUNCTIONS_DIR="$CARGO_TARGET_DIR/release"
+export BENCH_DATA="${BENCH_DATA:-$CACHE/bench-data}"
+
+case "$SECTION" in
+scripts)
+    # The runner and the plain loop are standard-library Python: no venv, no functions.
+    echo "[bench] building modelmon and bench-gen (release)" >&2
+    cargo build --release --quiet -p modelmon-cli -p modelmon-bench --bin modelmon --bin bench-gen
+    exec "$PYTHON" infra/bench/bench.py --scripts-only
+    ;;
+all) ;;
+*)
+    echo "usage: infra/bench/run.sh [all|scripts]" >&2
+    exit 2
+    ;;
+esac
 
 echo "[bench] building modelmon, the functions and bench-gen (release)" >&2
 cargo build --release --quiet -p modelmon-cli -p modelmon-bench -p create-schedule -p analyze -p baseline
@@ -29,9 +50,5 @@ if ! cmp -s "$requirements" "$VENV/requirements.txt" 2>/dev/null; then
     cp "$requirements" "$VENV/requirements.txt"
 fi
 
-export MODELMON="$CARGO_TARGET_DIR/release/modelmon"
-export BENCH_GEN="$CARGO_TARGET_DIR/release/bench-gen"
-export FUNCTIONS_DIR="$CARGO_TARGET_DIR/release"
 export VENV_PY="$VENV/bin/python"
-export BENCH_DATA="${BENCH_DATA:-$CACHE/bench-data}"
 exec "$PYTHON" infra/bench/bench.py
