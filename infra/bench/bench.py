@@ -309,7 +309,8 @@ def measure_scripts(capture, out_dir):
     work = out_dir / "scripts"
     work.mkdir(parents=True, exist_ok=True)
     results["analyze"] = scripts_bench.analyze_rates(MODELMON, capture, work, SCRIPTS_RECORDS, sys.executable, REPEAT)
-    results["modelmon"] = tool_output([MODELMON, "--version"])
+    build = "release build" if "/release/" in MODELMON else f"the binary {MODELMON}"
+    results["modelmon"] = f"{tool_output([MODELMON, '--version'])} ({build})"
     results["rounds"] = REPEAT
     results["finished"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return json.loads(json.dumps(results))  # batch sizes as keys: strings, as results.json has them
@@ -334,7 +335,7 @@ def scripts_only():
         OUT_MD.write_text(old + "\n" + section)
     else:
         end = old.find("\n## ", start + len(SCRIPTS_HEADING))
-        OUT_MD.write_text(old[:start] + section + (old[end + 1:] if end >= 0 else ""))
+        OUT_MD.write_text(old[:start] + section + (old[end:] if end >= 0 else ""))
     log(f"rewrote the users' scripts section of {OUT_MD}")
 
 
@@ -457,7 +458,7 @@ def scripts_markdown(s, scale_gb):
         f"`infra/bench/run.sh scripts` (or part of a full run), {s['finished']}: the first "
         f"{s['records']:,} records of bench-gen's capture at `BENCH_GB={scale_gb:g}` (CSV in and out; the "
         "flattener's records are the same ones with their input rewritten as nested JSON), "
-        f"{s['modelmon']} (release build), Python {s['python']}, best of {s.get('rounds', REPEAT)}.",
+        f"{s['modelmon']}, Python {s['python']}, best of {s.get('rounds', REPEAT)}.",
         "",
         f"Whole `modelmon analyze` runs of {a['records']:,} records, against the Rust path and against "
         "the plain Python loop of the same script (what SageMaker's container runs before its Spark "
