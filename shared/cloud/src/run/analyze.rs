@@ -10,6 +10,7 @@ use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat,
 use modelmon_engine::capture::Window;
 use modelmon_engine::dataset::parse_manifest;
 use modelmon_formats::{from_json_slice, Constraints, Statistics};
+use modelmon_report::RunContext;
 use serde::{Deserialize, Serialize};
 
 use super::fetch::{account_in_terms_of, download, in_terms_of};
@@ -234,6 +235,7 @@ impl AnalysisRunner {
         job.check_buckets(&self.allowed_buckets)?;
         let statistics: Statistics = self.read_json(&job.baseline_statistics).await?;
         let constraints: Constraints = self.read_json(&job.baseline_constraints).await?;
+        let monitoring_config = constraints.monitoring_config.clone();
         let scratch = match &self.settings.scratch {
             Some(dir) => tempfile::tempdir_in(dir),
             None => tempfile::tempdir(),
@@ -299,24 +301,28 @@ impl AnalysisRunner {
             .join(&schedule.monitoring_schedule_name)
             .join(&scheduled_time.format("%Y/%m/%d/%H").to_string())
             .as_prefix();
-        if analysis.outcome != Outcome::NoData {
-            let statistics = analysis.statistics.to_json().into_bytes();
+        let (input, input_format) = match &job.input {
+            JobInput::Endpoint { .. } => (source_root, "capture".to_string()),
+            JobInput::BatchTransform { destination, format } => (
+                destination.to_string(),
+                format!("{} from batch-transform manifests", format.name()),
+            ),
+        };
+        let context = RunContext {
+            schedule: Some(schedule.monitoring_schedule_name.clone()),
+            endpoint: endpoint.map(str::to_string),
+            scheduled_time: Some(scheduled_time),
+            window: Some(window.into()),
+            baseline_statistics: Some(job.baseline_statistics.to_string()),
+            baseline_constraints: Some(job.baseline_constraints.to_string()),
+            inputs: vec![input],
+            input_format: Some(input_format),
+        };
+        for file in modelmon_report::run_files(&analysis, &monitoring_config, context) {
             self.store
-                .put(&report_uri.join("statistics.json"), statistics, "application/json")
-                .await?;
-            let violations = analysis.violations().to_json().into_bytes();
-            self.store
-                .put(
-                    &report_uri.join("constraint_violations.json"),
-                    violations,
-                    "application/json",
-                )
+                .put(&report_uri.join(file.name), file.bytes, file.content_type)
                 .await?;
         }
-        let report = serde_json::to_vec_pretty(&analysis).expect("the report is plain data");
-        self.store
-            .put(&report_uri.join("report.json"), report, "application/json")
-            .await?;
         if job.environment.get("publish_cloudwatch_metrics").map(String::as_str) != Some("Disabled") {
             self.publish(&schedule.monitoring_schedule_name, endpoint, window.end, &analysis)
                 .await?;

@@ -9,6 +9,7 @@ use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
 use modelmon_engine::profile::RecordAccount;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::dataset_format::DatasetFormatSpec;
+use modelmon_report::BaselineReport;
 use serde::{Deserialize, Serialize};
 
 use super::fetch::{account_in_terms_of, download, in_terms_of};
@@ -29,6 +30,8 @@ pub struct BaselineJob {
 pub struct BaselineOutputs {
     pub statistics: String,
     pub constraints: String,
+    /// The baseline's page (report.html; its report.json is beside it).
+    pub report: String,
     /// Records read = analysed + rejected, with examples of each rejection.
     pub records: RecordAccount,
 }
@@ -100,18 +103,21 @@ pub async fn run_baseline(
     account_in_terms_of(&mut records, &dir, &source_root);
     let statistics = profile.to_statistics();
     let constraints = suggest_constraints(&statistics);
-    let statistics_uri = output.join("statistics.json");
-    let constraints_uri = output.join("constraints.json");
-    store
-        .put(&statistics_uri, statistics.to_json().into_bytes(), "application/json")
-        .await?;
-    store
-        .put(&constraints_uri, constraints.to_json().into_bytes(), "application/json")
-        .await?;
-    Ok(BaselineOutputs {
-        statistics: statistics_uri.to_string(),
-        constraints: constraints_uri.to_string(),
+    let report = BaselineReport::new(
+        vec![job.dataset_source.clone()],
+        Some(format.name().to_string()),
         records,
+    );
+    for file in modelmon_report::baseline_files(&statistics, &constraints, &report) {
+        store
+            .put(&output.join(file.name), file.bytes, file.content_type)
+            .await?;
+    }
+    Ok(BaselineOutputs {
+        statistics: output.join("statistics.json").to_string(),
+        constraints: output.join("constraints.json").to_string(),
+        report: output.join("report.html").to_string(),
+        records: report.records,
     })
 }
 
