@@ -387,8 +387,17 @@ def main():
         if isinstance(value, dict):
             value.pop("stdout", None)
     (data_dir / "results.json").write_text(json.dumps(results, indent=1))
-    OUT_MD.write_text(markdown(results, data_dir))
+    OUT_MD.write_text(keep_report_section(markdown(results, data_dir)))
     log(f"wrote {OUT_MD} and {data_dir / 'results.json'} in {results['total_seconds']:.0f} s")
+
+
+def keep_report_section(text):
+    """The new text, with the report page's section (report_bench.py writes it) kept."""
+    start, end = "<!-- report-bench:start -->", "<!-- report-bench:end -->"
+    old = OUT_MD.read_text() if OUT_MD.exists() else ""
+    if start in old and end in old:
+        text = text.rstrip("\n") + "\n\n" + old[old.index(start) : old.index(end) + len(end)] + "\n"
+    return text
 
 
 def fmt(value, digits=2):

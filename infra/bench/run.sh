@@ -7,14 +7,16 @@
 #
 #   infra/bench/run.sh                 # full scale: a 1 GiB CSV, 1M capture records
 #   BENCH_GB=0.1 infra/bench/run.sh    # quick
+#   infra/bench/run.sh report          # only the report page against Evidently (issue 16)
 #
 # Other knobs (see bench.py): BENCH_RECORDS, BENCH_REPEAT, BENCH_WHYLOGS_REPEAT, BENCH_COLD_RUNS,
-# BENCH_PERF=1, BENCH_DATA, BENCH_OUT.
+# BENCH_PERF=1, BENCH_DATA, BENCH_OUT, BENCH_VENV (the peers' venv); report_bench.py's
+# BENCH_REPORT_ROWS, BENCH_REPORT_FEATURES, BENCH_REPORT_REPEAT, BENCH_EVIDENTLY_REPEAT.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/modelmon/target}"
 CACHE="$HOME/.cache/modelmon"
-VENV="$CACHE/bench-venv"
+VENV="${BENCH_VENV:-$CACHE/bench-venv}"
 PYTHON="${PYTHON:-python3}"
 
 echo "[bench] building modelmon, the functions and bench-gen (release)" >&2
@@ -34,4 +36,8 @@ export BENCH_GEN="$CARGO_TARGET_DIR/release/bench-gen"
 export FUNCTIONS_DIR="$CARGO_TARGET_DIR/release"
 export VENV_PY="$VENV/bin/python"
 export BENCH_DATA="${BENCH_DATA:-$CACHE/bench-data}"
-exec "$PYTHON" infra/bench/bench.py
+case "${1:-all}" in
+  report) exec "$PYTHON" infra/bench/report_bench.py ;;
+  all) "$PYTHON" infra/bench/bench.py && exec "$PYTHON" infra/bench/report_bench.py ;;
+  *) echo "usage: infra/bench/run.sh [all|report]" >&2; exit 2 ;;
+esac
