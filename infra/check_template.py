@@ -4,7 +4,7 @@
 a. env:     every environment variable a function's code reads is set for that function in the
             template (and nothing the code never reads is set). The variables are derived from
             the code: the settings constructors a function's main.rs calls
-            (`X::from_env()`, `required("X")`) and the `required`/`optional`/`number` calls
+            (`X::from_env()`, `required("X")`, `optional("X")`) and the `required`/`optional`/`number` calls
             inside each `impl X { pub fn from_env` block of shared/cloud/src/config.rs, plus the
             `std::env::var("X")` reads of the adapters main.rs constructs.
 b. actions: the AWS actions a function's code can call equal the actions its template policy
@@ -41,7 +41,9 @@ DELIBERATELY_UNSET = {
     "S3_FORCE_PATH_STYLE": "only for S3 emulators such as moto; real S3 uses virtual-hosted addressing",
 }
 # The IAM action of an SDK operation, where it is not `<service>:<OperationInCamelCase>`.
-IAM_ACTION_OF = {"s3:ListObjectsV2": "s3:ListBucket"}
+IAM_ACTION_OF = {"s3:ListObjectsV2": "s3:ListBucket", "lambda:Invoke": "lambda:InvokeFunction"}
+# The IAM prefix of an SDK crate (`aws_sdk_<crate>`), where it is not the crate's name.
+IAM_PREFIX_OF = {"cloudwatchlogs": "logs"}
 # Free functions of the adapter modules that only tests and local stacks call.
 TEST_ONLY_FUNCTIONS = {"create_table", "create_group"}
 RUST_KEYWORDS = {"if", "match", "while", "for", "loop", "return", "Some", "Ok", "Err", "fn", "move", "as", "in"}
@@ -238,7 +240,8 @@ def load_adapters() -> tuple[dict[str, Adapter], list[str]]:
         for m in re.finditer(r"pub\s+struct\s+(\w+)\s*\{([^}]*)\}", file.code):
             service = re.search(r"aws_sdk_(\w+)::Client", m.group(2))
             if service:
-                adapters[m.group(1)] = Adapter(m.group(1), service.group(1))
+                prefix = IAM_PREFIX_OF.get(service.group(1), service.group(1))
+                adapters[m.group(1)] = Adapter(m.group(1), prefix)
     for file in files:
         for fn in file.fns:
             if fn.impl is None:
@@ -359,7 +362,9 @@ def check_env(template: dict | None = None) -> list[str]:
     failures = []
     for logical_id, (binary, crate) in function_crates(template).items():
         main = parse_rust(crate / "src" / "main.rs")
-        read = set(string_args(main.strings, "required")) | set(string_args(main.strings, r"std::env::var"))
+        read = set(string_args(main.strings, r"std::env::var"))
+        for reader in ("required", "optional", "number"):
+            read |= set(string_args(main.strings, reader))
         for constructor in re.findall(r"\b(\w+)\s*::\s*from_env\s*\(", main.code):
             if constructor not in settings:
                 failures.append(f"{logical_id} ({binary}): {constructor}::from_env is not in config.rs")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine with Rust and Python 3: installs what it needs
 # (pinned, into ~/.cache/modelmon), starts moto server on 127.0.0.1 (S3, DynamoDB, EventBridge
-# Scheduler, CloudWatch), then runs formatting and lint checks, the Rust tests and the Python
-# tests: independent references (pandas), boto3's sagemaker client against `modelmon serve` and
-# against the create-schedule function under the Lambda runtime API (cargo lambda), the SAM
-# template's checks.
+# Scheduler, CloudWatch, CloudWatch Logs), then runs formatting and lint checks, the Rust tests
+# and the Python tests: independent references (pandas), boto3's sagemaker client against
+# `modelmon serve` and against the create-schedule function under the Lambda runtime API (cargo
+# lambda), the SageMaker Python SDK's notebook (v2 and v3, each in its own venv) against both,
+# the SAM template's checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,17 +15,33 @@ VENV="${MODELMON_VENV:-$HOME/.cache/modelmon/venv}"
 
 step() { printf '\n== %s\n' "$*"; }
 
+# A venv at $1 with the pinned requirements of file $2, reinstalled only when the file changes.
+venv_with() {
+  local venv="$1" requirements="$2" stamp want
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  stamp="$venv/.requirements.sha"
+  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$want" > "$stamp"
+  fi
+}
+
 step "python test environment ($VENV)"
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-# Reinstall only when the pinned requirements change.
-stamp="$VENV/.requirements.sha"
-want="$(sha256sum infra/requirements-test.txt | cut -d' ' -f1)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements-test.txt
-  echo "$want" > "$stamp"
-fi
+venv_with "$VENV" infra/requirements-test.txt
+
+# The SageMaker Python SDK v2 and v3 cannot share a venv: one each, installed while cargo builds.
+SDK_VENVS=()
+SDK_PIDS=()
+for form in v2 v3; do
+  SDK_VENVS+=("$VENV-sagemaker-$form")
+  ( start=$SECONDS
+    venv_with "$VENV-sagemaker-$form" "infra/requirements-sagemaker-$form.txt"
+    echo "SageMaker SDK $form venv ready in $((SECONDS - start)) s" ) >"$VENV-sagemaker-$form.log" 2>&1 &
+  SDK_PIDS+=($!)
+done
 
 step "chromium and fonts for the report page's browser test (tests/test_report_page.py)"
 # Debian's chromium: the archive keeps only its current security release, so the version is
@@ -59,8 +76,20 @@ moto_start
 step "cargo test"
 cargo test --workspace
 
+step "SageMaker SDK venvs (${SDK_VENVS[*]})"
+for i in "${!SDK_PIDS[@]}"; do
+  if ! wait "${SDK_PIDS[$i]}"; then
+    cat "${SDK_VENVS[$i]}.log" >&2
+    echo "installing ${SDK_VENVS[$i]} failed" >&2
+    exit 1
+  fi
+  cat "${SDK_VENVS[$i]}.log"
+done
+
 step "pytest"
 cargo build --quiet --workspace --bins
 export PATH="$VENV/bin:$PATH"
 MODELMON_BIN="$CARGO_TARGET_DIR/debug/modelmon" MODELMON_FUNCTIONS_DIR="$CARGO_TARGET_DIR/debug" \
-  "$VENV/bin/python" -m pytest -q tests
+  MODELMON_SAGEMAKER_V2_PYTHON="$VENV-sagemaker-v2/bin/python" \
+  MODELMON_SAGEMAKER_V3_PYTHON="$VENV-sagemaker-v3/bin/python" \
+  "$VENV/bin/python" -m pytest -q --durations=10 tests

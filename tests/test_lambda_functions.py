@@ -6,6 +6,9 @@ Invoke emulations in front of it) without building anything; the prebuilt binari
 each polling its own route of the runtime API, `http://127.0.0.1:<port>/.rt/<function name>`.
 boto3's own `sagemaker` client calls create-schedule through its Function URL
 (`/lambda-url/create-schedule/`); analyze and baseline are invoked with `cargo lambda invoke`.
+create-schedule starts CreateProcessingJob's jobs by invoking baseline asynchronously through
+the emulator's Invoke API, behind a proxy that answers `InvocationType: Event` at once as Lambda
+does (tests/proxies.py): cargo lambda itself waits for the function's answer.
 What the functions did is then checked in moto itself: the DynamoDB item, the EventBridge
 Scheduler schedule, the S3 reports, the CloudWatch metrics.
 
@@ -36,6 +39,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from proxies import Proxy
 
 FUNCTIONS = ("create-schedule", "analyze", "baseline")
 REGION = "us-east-1"
@@ -119,8 +123,9 @@ class Process:
 
     def __init__(self, name, args, env, cwd, log_dir):
         self.name = name
+        self.args, self.env, self.cwd = args, env, cwd
         self.log = log_dir / f"{name}.log"
-        with open(self.log, "wb") as log:
+        with open(self.log, "ab") as log:
             self.popen = subprocess.Popen(
                 args, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -146,13 +151,21 @@ class Process:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(timeout=10)
 
+    def kill(self):
+        """SIGKILL, as when Lambda's host kills a function: no chance to clean up."""
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
 
 class Stack:
-    """The runtime API emulator, the three functions, and their AWS resources in moto."""
+    """The runtime API emulator, the three functions, and their AWS resources in moto.
+    `baseline_env`: more variables for the baseline function (its AWS endpoint, its lease)."""
 
-    def __init__(self, root):
+    def __init__(self, root, baseline_env=None):
         self.root = root
+        self.baseline_env = baseline_env or {}
         self.processes = {}
+        self.invoke_proxy = None
         self.suffix = uuid.uuid4().hex[:8]
         self.table = f"modelmon-{self.suffix}"
         self.group = f"modelmon-{self.suffix}"
@@ -208,6 +221,7 @@ class Stack:
         )
         runtime_api = self.wait_for_watch(watch)
         self.url = f"http://127.0.0.1:{self.port}"
+        self.invoke_proxy = Proxy(self.url, asynchronous_invoke=True)
 
         common = {
             "AWS_LAMBDA_FUNCTION_VERSION": "1",
@@ -222,9 +236,12 @@ class Stack:
                 "ANALYZE_FUNCTION_ARN": ANALYZE_ARN,
                 "SCHEDULER_ROLE_ARN": SCHEDULER_ROLE,
                 "ACCOUNT_ID": ACCOUNT,
+                # The emulator takes function names, not ARNs, and the proxy gives Event semantics.
+                "BASELINE_FUNCTION_NAME": "baseline",
+                "AWS_ENDPOINT_URL_LAMBDA": self.invoke_proxy.url,
             },
             "analyze": {"TABLE_NAME": self.table, "CAPTURE_DESTINATION_S3_URI": self.capture},
-            "baseline": {},
+            "baseline": {"TABLE_NAME": self.table, **self.baseline_env},
         }
         for name in FUNCTIONS:
             env = {
@@ -254,6 +271,12 @@ class Stack:
         self.processes[name] = process
         return process
 
+    def restart(self, name):
+        """Starts function `name` again (after a test killed it), with the same environment."""
+        old = self.processes[name]
+        old.stop()
+        self.spawn(name, old.args, old.env)
+
     def wait_for_watch(self, watch):
         """Waits until the emulator listens; returns the AWS_LAMBDA_RUNTIME_API it prints."""
         deadline = time.monotonic() + START_TIMEOUT
@@ -276,6 +299,8 @@ class Stack:
     def stop(self):
         for process in reversed(list(self.processes.values())):
             process.stop()
+        if self.invoke_proxy:
+            self.invoke_proxy.close()
 
     # -- diagnostics ------------------------------------------------------------------------
 

@@ -75,6 +75,12 @@ def test_the_code_model_sees_the_adapters_operations():
     assert adapters["EventBridgeScheduler"].actions("create") == {"scheduler:CreateSchedule", "iam:PassRole"}
     assert adapters["EventBridgeScheduler"].actions("delete") == {"scheduler:DeleteSchedule"}
     assert adapters["CloudWatchMetrics"].all_actions() == {"cloudwatch:PutMetricData"}
+    assert adapters["LambdaLauncher"].all_actions() == {"lambda:InvokeFunction"}
+    assert adapters["CloudWatchJobLog"].all_actions() == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
 
 
 # ------------------------------------------------------------------ cfn-lint
@@ -198,6 +204,29 @@ def test_the_scheduler_role_may_invoke_analyze_only():
     ]
     assert pass_role["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+
+
+def test_baselining_jobs_start_only_the_baseline_function_and_log_where_sagemaker_does():
+    [invoke] = [
+        s
+        for s in statements(RESOURCES["CreateScheduleFunction"]["Properties"]["Policies"][0])
+        if "lambda:InvokeFunction" in listed(s["Action"])
+    ]
+    assert invoke["Resource"] == {"Fn::GetAtt": ["BaselineFunction", "Arn"]}
+    variables = RESOURCES["CreateScheduleFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["BASELINE_FUNCTION_NAME"] == {"Ref": "BaselineFunction"}
+    baseline = RESOURCES["BaselineFunction"]["Properties"]
+    [logs] = [s for s in statements(baseline["Policies"][0]) if s.get("Sid") == "JobLogs"]
+    group = "/aws/sagemaker/ProcessingJobs"
+    assert f'pub const PROCESSING_JOBS_LOG_GROUP: &str = "{group}";' in (
+        ROOT / "shared/cloud/src/aws/logs.rs"
+    ).read_text()
+    prefix = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+    assert [r["Fn::Sub"] for r in logs["Resource"]] == [f"{prefix}{group}", f"{prefix}{group}:log-stream:*"]
+    # A job nobody claimed is Failed after the event's longest wait and a minute.
+    launcher = (ROOT / "shared/cloud/src/aws/lambda.rs").read_text()
+    max_age = baseline["EventInvokeConfig"]["MaximumEventAgeInSeconds"]
+    assert f"pub const START_TIMEOUT_SECONDS: i64 = {max_age + 60};" in launcher
 
 
 def test_functions_are_arm64_al2023_json_logged_with_retention():

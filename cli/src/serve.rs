@@ -1,6 +1,7 @@
-//! `modelmon serve`: the control plane and the analysis runs on this machine, with local
-//! adapters: the same API (boto3's `sagemaker` client works with `endpoint_url`), schedules
-//! fired in-process, objects in folders.
+//! `modelmon serve`: the control plane, the analysis runs and the baselining jobs on this
+//! machine, with local adapters: the same API (boto3's `sagemaker` client works with
+//! `endpoint_url`), schedules fired and processing jobs run in-process, objects in folders
+//! (`--store files`) or in S3 (`--store s3`, with the AWS SDK's default credential chain).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -17,8 +18,9 @@ use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use modelmon_cloud::control::api::{self, ApiResponse};
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
-use modelmon_cloud::local::{FileMetrics, FileTable, FsObjectStore, LocalScheduler};
-use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
+use modelmon_cloud::local::{FileJobLog, FileMetrics, FileTable, FsObjectStore, InProcessLauncher, LocalScheduler};
+use modelmon_cloud::ports::{JobLog, ObjectStore};
+use modelmon_cloud::run::{AnalysisRunner, JobRunSettings, ProcessingJobRunner, RunResult, RunSettings, ScheduledRun};
 use modelmon_cloud::ObjectUri;
 use tokio::net::TcpListener;
 
@@ -29,11 +31,19 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 picks a free one; the address is printed).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Folder for schedules and executions (table/), timers (scheduler.json) and metrics
-    /// (metrics.jsonl); objects too (s3/) unless --data-root is given.
+    /// Folder for schedules, executions and processing jobs (table/), timers (scheduler.json),
+    /// metrics (metrics.jsonl) and processing jobs' logs (logs/); objects too (s3/) with
+    /// `--store files` unless --data-root is given.
     #[arg(long, value_name = "DIR")]
     state: PathBuf,
-    /// Where `s3://bucket/key` points: DIR/bucket/key.
+    /// Where `s3://bucket/key` is: the file DATA_ROOT/bucket/key (`files`), or the S3 object,
+    /// reached with the AWS SDK's default credential chain; AWS_ENDPOINT_URL_S3 (or
+    /// AWS_ENDPOINT_URL) points it at any S3-compatible endpoint (`s3`). With `s3`, processing
+    /// jobs' log lines go to CloudWatch Logs (/aws/sagemaker/ProcessingJobs), where the
+    /// SageMaker SDK reads them.
+    #[arg(long, value_enum, default_value_t = Store::Files)]
+    store: Store,
+    /// Where `s3://bucket/key` points with `--store files`: DIR/bucket/key.
     #[arg(long, value_name = "DIR")]
     data_root: Option<PathBuf>,
     /// The endpoints' capture destination (DataCaptureConfig.DestinationS3Uri), for jobs whose
@@ -44,6 +54,16 @@ pub struct ServeArgs {
     region: String,
     #[arg(long, default_value = "123456789012")]
     account_id: String,
+    /// How long a baselining job may go without a sign of life before it counts as failed (its
+    /// runner looks for a Stop every sixth of this).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    job_lease_seconds: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Store {
+    Files,
+    S3,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -60,16 +80,28 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let capture_destination = capture_destination.map_err(|e| CliError::Usage(e.to_string()))?;
     let table = Arc::new(FileTable::new(args.state.join("table")));
     let scheduler = Arc::new(LocalScheduler::new(args.state.join("scheduler.json")));
-    let data_root = args.data_root.clone().unwrap_or_else(|| args.state.join("s3"));
+    let (store, job_log, objects) = object_store(&args).await?;
     let settings = ControlSettings {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
         max_schedules: 1000,
     };
-    let plane = Arc::new(ControlPlane::new(table.clone(), scheduler.clone(), settings));
+    let jobs = Arc::new(ProcessingJobRunner::new(
+        table.clone(),
+        Arc::clone(&store),
+        job_log,
+        JobRunSettings {
+            lease: Duration::seconds(args.job_lease_seconds.max(1)),
+            scratch: None,
+        },
+    ));
+    let plane = Arc::new(
+        ControlPlane::new(table.clone(), scheduler.clone(), settings)
+            .with_job_launcher(Arc::new(InProcessLauncher::new(jobs))),
+    );
     let runner = Arc::new(AnalysisRunner::new(
         table,
-        Arc::new(FsObjectStore::new(&data_root)),
+        store,
         Arc::new(FileMetrics::new(args.state.join("metrics.jsonl"))),
         RunSettings {
             capture_destination,
@@ -82,9 +114,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
     let address = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
     println!(
-        "modelmon serve: listening on http://{address} (state in {}, objects in {})",
+        "modelmon serve: listening on http://{address} (state in {}, objects in {objects})",
         args.state.display(),
-        data_root.display()
     );
     tokio::spawn(fire_due_schedules(scheduler, runner));
     loop {
@@ -103,6 +134,34 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
                 tracing::debug!(error = %err, "connection closed");
             }
         });
+    }
+}
+
+/// Where objects are, where processing jobs' log lines go, and the store's description.
+async fn object_store(args: &ServeArgs) -> Result<(Arc<dyn ObjectStore>, Arc<dyn JobLog>, String), CliError> {
+    match args.store {
+        Store::Files => {
+            let data_root = args.data_root.clone().unwrap_or_else(|| args.state.join("s3"));
+            let description = data_root.display().to_string();
+            let job_log = Arc::new(FileJobLog::new(args.state.join("logs")));
+            Ok((Arc::new(FsObjectStore::new(data_root)), job_log, description))
+        }
+        #[cfg(feature = "s3-store")]
+        Store::S3 => {
+            if args.data_root.is_some() {
+                return Err(CliError::Usage(
+                    "--data-root is for --store files; --store s3 uses S3".into(),
+                ));
+            }
+            let sdk = modelmon_cloud::aws::load_sdk_config().await;
+            let job_log = Arc::new(modelmon_cloud::aws::CloudWatchJobLog::new(&sdk));
+            let store = Arc::new(modelmon_cloud::aws::S3Store::new(&sdk));
+            Ok((store, job_log, "S3".to_string()))
+        }
+        #[cfg(not(feature = "s3-store"))]
+        Store::S3 => Err(CliError::Usage(
+            "this modelmon was built without the S3 store (cargo feature `s3-store`)".into(),
+        )),
     }
 }
 

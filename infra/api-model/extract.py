@@ -4,7 +4,7 @@ Writes shared/formats/src/api/sagemaker-model.json: the kept operations, every s
 outputs and errors reach, without documentation. The output is deterministic (sorted keys, indent 1)
 so that re-running against the same botocore reproduces the committed file byte for byte.
 
-Usage: $HOME/.cache/modelmon/venv/bin/python infra/api-model/extract.py
+Usage: ${MODELMON_VENV:-$HOME/.cache/modelmon/venv}/bin/python infra/api-model/extract.py
 """
 
 import json
@@ -26,6 +26,15 @@ OPERATIONS = [
     "DescribeDataQualityJobDefinition",
     "ListDataQualityJobDefinitions",
     "DeleteDataQualityJobDefinition",
+    # The SDK's baselining jobs and its view of monitoring executions (issue 13).
+    "CreateProcessingJob",
+    "DescribeProcessingJob",
+    "ListProcessingJobs",
+    "StopProcessingJob",
+    # Tags of schedules, job definitions and processing jobs (the SDK lists them on attach).
+    "AddTags",
+    "ListTags",
+    "DeleteTags",
 ]
 
 # Shape fields the validator reads; everything else (documentation, box, sensitive, ...) is dropped.

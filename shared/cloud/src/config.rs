@@ -4,7 +4,7 @@
 use chrono::Duration;
 
 use crate::control::ControlSettings;
-use crate::run::RunSettings;
+use crate::run::{JobRunSettings, RunSettings};
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 pub fn required(name: &str) -> Result<String, CloudError> {
@@ -64,7 +64,18 @@ impl RunSettings {
     }
 }
 
-#[cfg(feature = "aws")]
+impl JobRunSettings {
+    /// `PROCESSING_JOB_LEASE_SECONDS` (default 60): how long a baselining job's runner may go
+    /// without renewing its lease before the job counts as lost.
+    pub fn from_env() -> Result<JobRunSettings, CloudError> {
+        Ok(JobRunSettings {
+            lease: Duration::seconds(number("PROCESSING_JOB_LEASE_SECONDS", 60)?),
+            scratch: None,
+        })
+    }
+}
+
+#[cfg(feature = "aws-scheduler")]
 impl crate::aws::SchedulerSettings {
     /// `SCHEDULE_GROUP`, `ANALYZE_FUNCTION_ARN`, `SCHEDULER_ROLE_ARN`, `DEAD_LETTER_QUEUE_ARN`
     /// (optional), `MAX_RETRY_ATTEMPTS` (default 2) and `MAX_EVENT_AGE_SECONDS` (default 3600).

@@ -69,7 +69,7 @@ impl CloudError {
     }
 
     /// An SDK error with its whole chain of causes, which the SDK's own `Display` leaves out.
-    #[cfg(feature = "aws")]
+    #[cfg(feature = "aws-sdk")]
     pub fn aws<E: std::error::Error>(service: &'static str, operation: &'static str, error: E) -> Self {
         let message = aws_smithy_types::error::display::DisplayErrorContext(&error).to_string();
         CloudError::Aws {

@@ -2,7 +2,7 @@
 //! scheduler and the metrics sink) with their AWS and local adapters, the SageMaker-compatible
 //! control plane and the analysis run, both written once against the ports.
 
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-sdk")]
 pub mod aws;
 pub mod config;
 pub mod control;

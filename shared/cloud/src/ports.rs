@@ -46,6 +46,7 @@ pub enum ItemKind {
     Schedule,
     JobDefinition,
     Execution,
+    ProcessingJob,
 }
 
 impl ItemKind {
@@ -54,12 +55,15 @@ impl ItemKind {
             ItemKind::Schedule => "schedule",
             ItemKind::JobDefinition => "job-definition",
             ItemKind::Execution => "execution",
+            ItemKind::ProcessingJob => "processing-job",
         }
     }
 }
 
 /// The key of a table item. Executions live beside their schedule: one per (schedule, scheduled
-/// time), which is what makes a repeated delivery of a scheduler event harmless.
+/// time), which is what makes a repeated delivery of a scheduler event harmless. Processing jobs
+/// are keyed by their name in lower case ([`ItemKey::processing_job`]): SageMaker's ARNs, and
+/// the SDK that reads names out of them, carry names in lower case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ItemKey {
     Schedule(String),
@@ -68,22 +72,31 @@ pub enum ItemKey {
         schedule: String,
         scheduled_time: DateTime<Utc>,
     },
+    ProcessingJob(String),
 }
 
 impl ItemKey {
+    /// The key of the processing job of this name (any case).
+    pub fn processing_job(name: &str) -> ItemKey {
+        ItemKey::ProcessingJob(name.to_lowercase())
+    }
+
     pub fn kind(&self) -> ItemKind {
         match self {
             ItemKey::Schedule(_) => ItemKind::Schedule,
             ItemKey::JobDefinition(_) => ItemKind::JobDefinition,
             ItemKey::Execution { .. } => ItemKind::Execution,
+            ItemKey::ProcessingJob(_) => ItemKind::ProcessingJob,
         }
     }
 
-    /// Partition key: `schedule#<name>` (a schedule and its executions) or `job-definition#<name>`.
+    /// Partition key: `schedule#<name>` (a schedule and its executions), `job-definition#<name>`
+    /// or `processing-job#<name>`.
     pub fn partition(&self) -> String {
         match self {
             ItemKey::Schedule(name) | ItemKey::Execution { schedule: name, .. } => format!("schedule#{name}"),
             ItemKey::JobDefinition(name) => format!("job-definition#{name}"),
+            ItemKey::ProcessingJob(name) => format!("processing-job#{name}"),
         }
     }
 
@@ -92,6 +105,7 @@ impl ItemKey {
         match self {
             ItemKey::Schedule(_) => "schedule".to_string(),
             ItemKey::JobDefinition(_) => "job-definition".to_string(),
+            ItemKey::ProcessingJob(_) => "processing-job".to_string(),
             ItemKey::Execution { scheduled_time, .. } => format!(
                 "execution#{}",
                 scheduled_time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -105,6 +119,7 @@ impl ItemKey {
         match (prefix, sort) {
             ("schedule", "schedule") => Some(ItemKey::Schedule(name.to_string())),
             ("job-definition", "job-definition") => Some(ItemKey::JobDefinition(name.to_string())),
+            ("processing-job", "processing-job") => Some(ItemKey::ProcessingJob(name.to_string())),
             ("schedule", sort) => {
                 let time = sort.strip_prefix("execution#")?;
                 let scheduled_time = DateTime::parse_from_rfc3339(time).ok()?.with_timezone(&Utc);
@@ -118,12 +133,14 @@ impl ItemKey {
     }
 }
 
-/// The item in messages: "schedule x", "job definition x", "execution of schedule x at <time>".
+/// The item in messages: "schedule x", "job definition x", "execution of schedule x at <time>",
+/// "processing job x".
 impl std::fmt::Display for ItemKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ItemKey::Schedule(name) => write!(f, "schedule {name}"),
             ItemKey::JobDefinition(name) => write!(f, "job definition {name}"),
+            ItemKey::ProcessingJob(name) => write!(f, "processing job {name}"),
             ItemKey::Execution {
                 schedule,
                 scheduled_time,
@@ -145,7 +162,7 @@ pub struct Item {
     pub body: serde_json::Value,
 }
 
-/// Schedules, job definitions and executions, with conditional writes.
+/// Schedules, job definitions, executions and processing jobs, with conditional writes.
 #[async_trait]
 pub trait Table: Send + Sync {
     /// Writes a new item; `CloudError::AlreadyExists` if the key is taken. Of concurrent inserts
@@ -222,6 +239,36 @@ pub enum MetricValue {
 pub trait MetricsSink: Send + Sync {
     /// Publishes all data points (the adapter batches them as its service requires).
     async fn publish(&self, namespace: &str, data: &[MetricDatum]) -> Result<(), CloudError>;
+}
+
+/// Starts the processing jobs the control plane records. The job's record exists (InProgress)
+/// before `launch` is called; whoever runs the job claims the record, keeps its lease and writes
+/// its end state (see [`crate::run::ProcessingJobRunner`]). Only the request to start goes
+/// through here, so where a job runs (a Lambda function, a task of `modelmon serve`, one day a
+/// fan-out for big datasets) is chosen at this one point.
+#[async_trait]
+pub trait JobLauncher: Send + Sync {
+    /// Asks for the job to be run, without waiting for it.
+    async fn launch(&self, job: &crate::control::records::ProcessingJobRecord) -> Result<(), CloudError>;
+    /// How long a launched job may wait to be claimed; a job nobody claimed by then never started,
+    /// and is reported Failed.
+    fn start_timeout(&self) -> chrono::Duration;
+}
+
+/// One line of a processing job's log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub time: DateTime<Utc>,
+    pub message: String,
+}
+
+/// Processing jobs' own log lines, where SageMaker keeps them: log group
+/// `/aws/sagemaker/ProcessingJobs`, one stream per job and instance (`<job>/algo-1-<epoch>`),
+/// which is where the SDK's `wait(logs=True)` reads them.
+#[async_trait]
+pub trait JobLog: Send + Sync {
+    /// Appends the lines, in order, to the stream (created when it does not exist).
+    async fn append(&self, stream: &str, lines: &[LogLine]) -> Result<(), CloudError>;
 }
 
 impl Cadence {

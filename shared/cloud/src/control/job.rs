@@ -23,6 +23,24 @@ pub struct JobSpec {
     pub output: ObjectUri,
     pub environment: BTreeMap<String, String>,
     pub max_runtime_seconds: Option<u32>,
+    pub container: ContainerSpec,
+}
+
+/// What the job's definition says of the container SageMaker would run for each execution,
+/// which DescribeProcessingJob of an execution tells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerSpec {
+    pub image_uri: String,
+    /// The input's `LocalPath` (the capture or batch data is mounted there).
+    pub input_local_path: String,
+    /// The output's `LocalPath` and `S3UploadMode`, and the output config's `KmsKeyId`.
+    pub output_local_path: String,
+    pub s3_upload_mode: Option<String>,
+    pub output_kms_key: Option<String>,
+    /// `MonitoringResources` (`{"ClusterConfig": {...}}`).
+    pub resources: Value,
+    pub role_arn: String,
+    pub network_config: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,24 +99,38 @@ impl JobSpec {
                 ))
             }
         };
+        let container = Container {
+            image_uri: inline.monitoring_app_specification.image_uri,
+            resources: inline.monitoring_resources,
+            role_arn: inline.role_arn,
+            network_config: inline.network_config,
+        };
         resolve(
             input,
             inline.baseline_config.as_ref(),
             &inline.monitoring_output_config,
             inline.environment.unwrap_or_default(),
             inline.stopping_condition,
+            container,
         )
     }
 
     /// From a stored CreateDataQualityJobDefinition request.
     pub fn from_job_definition(definition: &Value) -> Result<JobSpec, CloudError> {
         let job: DataQualityJobDefinition = read(definition, "DataQualityJobDefinition")?;
+        let container = Container {
+            image_uri: job.data_quality_app_specification.image_uri,
+            resources: job.job_resources,
+            role_arn: job.role_arn,
+            network_config: job.network_config,
+        };
         resolve(
             &job.data_quality_job_input,
             job.data_quality_baseline_config.as_ref(),
             &job.data_quality_job_output_config,
             job.data_quality_app_specification.environment.unwrap_or_default(),
             job.stopping_condition,
+            container,
         )
     }
 }
@@ -109,13 +141,15 @@ fn resolve(
     output: &OutputConfig,
     environment: BTreeMap<String, String>,
     stopping: Option<StoppingCondition>,
+    container: Container,
 ) -> Result<JobSpec, CloudError> {
-    let (input, offsets) = match (&input.endpoint_input, &input.batch_transform_input) {
+    let (input, offsets, input_local_path) = match (&input.endpoint_input, &input.batch_transform_input) {
         (Some(endpoint), None) => (
             JobInput::Endpoint {
                 endpoint_name: endpoint.endpoint_name.clone(),
             },
             offsets(&endpoint.start_time_offset, &endpoint.end_time_offset)?,
+            endpoint.local_path.clone(),
         ),
         (None, Some(batch)) => (
             JobInput::BatchTransform {
@@ -123,6 +157,7 @@ fn resolve(
                 format: batch.dataset_format.engine_format()?,
             },
             offsets(&batch.start_time_offset, &batch.end_time_offset)?,
+            batch.local_path.clone(),
         ),
         _ => {
             return Err(CloudError::Validation(
@@ -139,14 +174,15 @@ fn resolve(
         })?;
         ObjectUri::parse(uri)
     };
-    let output_uri = match output.monitoring_outputs.as_slice() {
-        [only] => ObjectUri::parse(&only.s3_output.s3_uri)?,
+    let s3_output = match output.monitoring_outputs.as_slice() {
+        [only] => &only.s3_output,
         _ => {
             return Err(CloudError::Validation(
                 "MonitoringOutputs must hold exactly one output".into(),
             ))
         }
     };
+    let output_uri = ObjectUri::parse(&s3_output.s3_uri)?;
     Ok(JobSpec {
         input,
         offsets,
@@ -161,7 +197,25 @@ fn resolve(
         output: output_uri,
         environment,
         max_runtime_seconds: stopping.map(|s| s.max_runtime_in_seconds),
+        container: ContainerSpec {
+            image_uri: container.image_uri,
+            input_local_path,
+            output_local_path: s3_output.local_path.clone(),
+            s3_upload_mode: s3_output.s3_upload_mode.clone(),
+            output_kms_key: output.kms_key_id.clone(),
+            resources: container.resources,
+            role_arn: container.role_arn,
+            network_config: container.network_config,
+        },
     })
+}
+
+/// The container members of either kind of definition.
+struct Container {
+    image_uri: String,
+    resources: Value,
+    role_arn: String,
+    network_config: Option<Value>,
 }
 
 fn offsets(start: &Option<String>, end: &Option<String>) -> Result<Option<(Duration, Duration)>, CloudError> {
@@ -191,6 +245,14 @@ struct InlineDefinition {
     monitoring_output_config: OutputConfig,
     environment: Option<BTreeMap<String, String>>,
     stopping_condition: Option<StoppingCondition>,
+    // The members below are required by the API model; defaults keep older records readable.
+    #[serde(default)]
+    monitoring_app_specification: AppSpecification,
+    #[serde(default)]
+    monitoring_resources: Value,
+    #[serde(default)]
+    role_arn: String,
+    network_config: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -201,11 +263,18 @@ struct DataQualityJobDefinition {
     data_quality_job_input: MonitoringInput,
     data_quality_job_output_config: OutputConfig,
     stopping_condition: Option<StoppingCondition>,
+    #[serde(default)]
+    job_resources: Value,
+    #[serde(default)]
+    role_arn: String,
+    network_config: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 struct AppSpecification {
+    #[serde(default)]
+    image_uri: String,
     environment: Option<BTreeMap<String, String>>,
 }
 
@@ -233,6 +302,8 @@ struct MonitoringInput {
 #[serde(rename_all = "PascalCase")]
 struct EndpointInput {
     endpoint_name: String,
+    #[serde(default)]
+    local_path: String,
     start_time_offset: Option<String>,
     end_time_offset: Option<String>,
 }
@@ -243,6 +314,8 @@ struct BatchTransformInput {
     #[serde(rename = "DataCapturedDestinationS3Uri")]
     data_captured_destination_s3_uri: String,
     dataset_format: MonitoringDatasetFormat,
+    #[serde(default)]
+    local_path: String,
     start_time_offset: Option<String>,
     end_time_offset: Option<String>,
 }
@@ -289,6 +362,7 @@ impl MonitoringDatasetFormat {
 #[serde(rename_all = "PascalCase")]
 struct OutputConfig {
     monitoring_outputs: Vec<MonitoringOutput>,
+    kms_key_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -301,6 +375,9 @@ struct MonitoringOutput {
 #[serde(rename_all = "PascalCase")]
 struct S3Output {
     s3_uri: String,
+    #[serde(default)]
+    local_path: String,
+    s3_upload_mode: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]

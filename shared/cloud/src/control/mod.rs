@@ -1,15 +1,18 @@
-//! The SageMaker-compatible control plane: the monitoring-schedule and data-quality job
-//! definition operations, written once against the ports. `api` turns HTTP requests into calls
-//! of [`ControlPlane::call`] and errors into SageMaker's error responses.
+//! The SageMaker-compatible control plane: the monitoring-schedule, data-quality job definition,
+//! processing-job and tag operations, written once against the ports. `api` turns HTTP requests
+//! into calls of [`ControlPlane::call`] and errors into SageMaker's error responses.
 
 pub mod api;
+pub mod baselining;
 mod executions;
 pub mod expression;
 pub mod job;
 mod job_definitions;
 mod listing;
+pub mod processing_jobs;
 pub mod records;
 mod schedules;
+mod tags;
 
 use std::sync::Arc;
 
@@ -18,7 +21,7 @@ use serde_json::Value;
 
 use self::expression::{check_offsets, parse_expression, parse_offset, period, Expression};
 use self::job::JobSpec;
-use crate::ports::{Cadence, ItemKey, Scheduler, Table};
+use crate::ports::{Cadence, ItemKey, JobLauncher, Scheduler, Table};
 use crate::{AllowedBuckets, CloudError};
 
 /// Deployment facts the API needs for ARNs and limits.
@@ -35,6 +38,8 @@ pub struct ControlPlane {
     scheduler: Arc<dyn Scheduler>,
     settings: ControlSettings,
     allowed_buckets: AllowedBuckets,
+    /// Starts baselining jobs (CreateProcessingJob); without one, the deployment runs none.
+    launcher: Option<Arc<dyn JobLauncher>>,
 }
 
 /// What a schedule's configuration resolves to.
@@ -52,7 +57,14 @@ impl ControlPlane {
             scheduler,
             settings,
             allowed_buckets: AllowedBuckets::any(),
+            launcher: None,
         }
+    }
+
+    /// Runs CreateProcessingJob's baselining jobs through `launcher`.
+    pub fn with_job_launcher(mut self, launcher: Arc<dyn JobLauncher>) -> Self {
+        self.launcher = Some(launcher);
+        self
     }
 
     /// Refuses jobs that name buckets outside `allowed` (every bucket is allowed by default).
@@ -85,6 +97,13 @@ impl ControlPlane {
             }
             "ListDataQualityJobDefinitions" => self.list_job_definitions(request).await,
             "DeleteDataQualityJobDefinition" => self.delete_job_definition(&name(request, "JobDefinitionName")?).await,
+            "CreateProcessingJob" => self.create_processing_job(request).await,
+            "DescribeProcessingJob" => self.describe_processing_job(&name(request, "ProcessingJobName")?).await,
+            "ListProcessingJobs" => self.list_processing_jobs(request).await,
+            "StopProcessingJob" => self.stop_processing_job(&name(request, "ProcessingJobName")?).await,
+            "AddTags" => self.add_tags(request).await,
+            "ListTags" => self.list_tags(request).await,
+            "DeleteTags" => self.delete_tags(request).await,
             other => Err(CloudError::Validation(format!("Operation {other} is not supported"))),
         }
     }

@@ -1,5 +1,8 @@
-//! What the control plane stores: schedules, job definitions and executions, each in the shape
-//! SageMaker's Describe and List operations return (PascalCase), so a response is the record.
+//! What the control plane stores: schedules, job definitions, executions and processing jobs,
+//! each in the shape SageMaker's Describe and List operations return (PascalCase), so a response
+//! is the record (less the members modelmon keeps for itself).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -87,10 +90,14 @@ pub struct ExecutionSummary {
     pub monitoring_job_definition_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitoring_type: Option<String>,
+    /// The execution's processing job (`arn:...:processing-job/<name>`), which the SDK describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_job_arn: Option<String>,
 }
 
 /// An execution: SageMaker's summary, plus what modelmon adds (where the reports are, the
-/// run's exit message and its record account), which the List operation leaves out.
+/// run's exit message and its record account, its processing job), which the List operation
+/// leaves out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ExecutionRecord {
@@ -102,6 +109,175 @@ pub struct ExecutionRecord {
     pub exit_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_job: Option<ExecutionJob>,
+}
+
+/// What DescribeProcessingJob tells of an execution's processing job besides its status: the
+/// job SageMaker would have run for it, fixed when the run is claimed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecutionJob {
+    pub processing_job_name: String,
+    pub processing_inputs: Vec<Value>,
+    /// `Outputs[0].S3Output.S3Uri` is the run's report folder.
+    pub processing_output_config: Value,
+    pub processing_resources: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping_condition: Option<Value>,
+    pub app_specification: Value,
+    /// What the analyzer container would have been given (`start_time`, `end_time`,
+    /// `sagemaker_monitoring_schedule_name`, ...).
+    pub environment: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_config: Option<Value>,
+    pub role_arn: String,
+    pub monitoring_schedule_arn: String,
+    pub processing_start_time: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcessingJobStatus {
+    InProgress,
+    Completed,
+    Failed,
+    Stopping,
+    Stopped,
+}
+
+impl ProcessingJobStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            ProcessingJobStatus::Completed | ProcessingJobStatus::Failed | ProcessingJobStatus::Stopped
+        )
+    }
+}
+
+/// A processing job of CreateProcessingJob (a baselining job): the request's members echoed,
+/// its state, and modelmon's own members (`Tags`, `LeaseExpiresAt`), which Describe leaves out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProcessingJobRecord {
+    pub processing_job_name: String,
+    pub processing_job_arn: String,
+    pub processing_job_status: ProcessingJobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_inputs: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_output_config: Option<Value>,
+    pub processing_resources: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping_condition: Option<Value>,
+    pub app_specification: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_config: Option<Value>,
+    pub role_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_config: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_start_time: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_end_time: Option<f64>,
+    pub last_modified_time: f64,
+    pub creation_time: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Value>,
+    /// Until when the job's runner holds it (before it is claimed: until when it must be). A job
+    /// still InProgress or Stopping after this has lost its runner (a crash, a kill, a timeout
+    /// the runner could not report), and is seen as Failed or Stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_expires_at: Option<f64>,
+}
+
+/// The members of a processing job record that are modelmon's own, not SageMaker's.
+const PRIVATE_MEMBERS: [&str; 2] = ["Tags", "LeaseExpiresAt"];
+
+impl ProcessingJobRecord {
+    /// The job as it stands at `now`: a job whose lease ran out without an end state is Failed
+    /// (Stopped if it was stopping), with a reason that says so.
+    pub fn seen_at(&self, now: DateTime<Utc>) -> ProcessingJobRecord {
+        let mut seen = self.clone();
+        let Some(expired) = self.lease_expires_at.filter(|at| *at < epoch_seconds(now)) else {
+            return seen;
+        };
+        let at = from_epoch_seconds(expired).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        match self.processing_job_status {
+            ProcessingJobStatus::InProgress if self.processing_start_time.is_none() => {
+                seen.processing_job_status = ProcessingJobStatus::Failed;
+                seen.failure_reason = Some(format!(
+                    "The job never started: nothing ran it by {at} (the baseline function was not invoked, \
+                     or could not start). Nothing was written to its output."
+                ));
+            }
+            ProcessingJobStatus::InProgress => {
+                seen.processing_job_status = ProcessingJobStatus::Failed;
+                seen.failure_reason = Some(format!(
+                    "The job's runner stopped without finishing: it last renewed its lease until {at} \
+                     (the baseline function crashed, ran out of memory or was killed). Its output may be \
+                     missing or incomplete; run the job again."
+                ));
+            }
+            ProcessingJobStatus::Stopping => seen.processing_job_status = ProcessingJobStatus::Stopped,
+            _ => return seen,
+        }
+        seen.processing_end_time = Some(expired);
+        seen.last_modified_time = expired;
+        seen.lease_expires_at = None;
+        seen
+    }
+
+    /// DescribeProcessingJob's answer at `now`.
+    pub fn describe(&self, now: DateTime<Utc>) -> Value {
+        let mut value = serde_json::to_value(self.seen_at(now)).expect("records serialize to JSON");
+        if let Some(object) = value.as_object_mut() {
+            for member in PRIVATE_MEMBERS {
+                object.remove(member);
+            }
+        }
+        value
+    }
+}
+
+/// What the table holds under a processing job's key: a baselining job of CreateProcessingJob,
+/// or the name of a monitoring execution's job, pointing at the execution that is its record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProcessingJobItem {
+    Execution(ExecutionPointer),
+    Baselining(Box<ProcessingJobRecord>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecutionPointer {
+    pub processing_job_name: String,
+    pub processing_job_arn: String,
+    pub execution_of: ExecutionOf,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExecutionOf {
+    pub monitoring_schedule_name: String,
+    pub scheduled_time: f64,
+}
+
+impl ExecutionOf {
+    pub fn key(&self) -> ItemKey {
+        ItemKey::Execution {
+            schedule: self.monitoring_schedule_name.clone(),
+            scheduled_time: from_epoch_seconds(self.scheduled_time),
+        }
+    }
 }
 
 /// Epoch seconds with millisecond precision, as the JSON protocol carries timestamps.

@@ -85,6 +85,20 @@ pub(crate) fn create_atomic(path: &Path, bytes: &[u8], lock_path: &Path) -> Resu
     result
 }
 
+/// Appends `bytes` to `path` (created with its folder if missing) in one write, so appends of
+/// concurrent writers do not interleave.
+pub(crate) fn append(path: &Path, bytes: &[u8]) -> Result<(), CloudError> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| CloudError::io(dir, e))?;
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| CloudError::io(path, e))?;
+    file.write_all(bytes).map_err(|e| CloudError::io(path, e))
+}
+
 /// An exclusive advisory lock (`flock` / `LockFileEx`) on a lock file, released on drop. The OS
 /// releases it when the process dies, so a crash leaves no stale lock behind; and it excludes
 /// other handles of this process as well, so it also orders tasks of one process. The lock file

@@ -1,13 +1,11 @@
 //! [`MetricsSink`] into a JSON Lines file.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::fsutil::blocking;
+use super::fsutil::{append, blocking};
 use crate::ports::{MetricDatum, MetricValue, MetricsSink};
 use crate::CloudError;
 
@@ -69,23 +67,13 @@ impl MetricsSink for FileMetrics {
             lines.push(b'\n');
         }
         let path = self.path.clone();
-        blocking(move || {
-            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-                fs::create_dir_all(dir).map_err(|e| CloudError::io(dir, e))?;
-            }
-            let mut file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| CloudError::io(&path, e))?;
-            file.write_all(&lines).map_err(|e| CloudError::io(&path, e))
-        })
-        .await
+        blocking(move || append(&path, &lines)).await
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use std::sync::Arc;
 
     use chrono::{DateTime, TimeDelta, Utc};

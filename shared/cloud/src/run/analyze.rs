@@ -13,14 +13,15 @@ use modelmon_formats::{from_json_slice, Constraints, Statistics};
 use modelmon_report::RunContext;
 use serde::{Deserialize, Serialize};
 
+use super::execution_job::{self, ExecutionFacts};
 use super::fetch::{account_in_terms_of, download, in_terms_of};
 use crate::control::expression::{window, Expression};
 use crate::control::job::{JobInput, JobSpec, CAPTURE_DESTINATION_KEY};
-use crate::control::plan;
 use crate::control::records::{
     decode, encode, epoch_seconds, from_epoch_seconds, ExecutionRecord, ExecutionStatus, ExecutionSummary,
     ScheduleRecord, ScheduleStatus,
 };
+use crate::control::{plan, Plan};
 use crate::ports::{Cadence, ItemKey, MetricDatum, MetricValue, MetricsSink, ObjectInfo, ObjectStore, Table};
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
@@ -108,26 +109,60 @@ impl AnalysisRunner {
                 event.schedule_name
             )));
         }
-        let planned = plan(self.table.as_ref(), &schedule.monitoring_schedule_config).await;
+        let planned = plan(self.table.as_ref(), &schedule.monitoring_schedule_config)
+            .await
+            .map(|planned| {
+                let window = run_window(&planned, event.scheduled_time);
+                (planned, window)
+            });
         let key = ItemKey::Execution {
             schedule: event.schedule_name.clone(),
             scheduled_time: event.scheduled_time,
         };
+        // The execution is a processing job too: named before it is claimed, so its ARN never
+        // points at nothing.
+        let job_name = execution_job::job_name(&event.schedule_name, event.scheduled_time);
+        let job_arn = execution_job::job_arn(&schedule.monitoring_schedule_arn, &job_name);
+        execution_job::register(
+            self.table.as_ref(),
+            &job_name,
+            &job_arn,
+            &event.schedule_name,
+            event.scheduled_time,
+        )
+        .await?;
+        let started = Utc::now();
+        let processing_job = planned.as_ref().ok().map(|(planned, window)| {
+            let capture = self.capture_destination(&planned.job).ok();
+            let report_folder = report_folder(&planned.job, &event.schedule_name, event.scheduled_time);
+            ExecutionFacts {
+                schedule: &schedule,
+                job: &planned.job,
+                capture: capture.as_ref(),
+                window: *window,
+                report_folder: &report_folder,
+                job_name: &job_name,
+                started,
+            }
+            .job()
+        });
         let mut record = ExecutionRecord {
             summary: ExecutionSummary {
                 monitoring_schedule_name: event.schedule_name.clone(),
                 scheduled_time: epoch_seconds(event.scheduled_time),
-                creation_time: epoch_seconds(Utc::now()),
-                last_modified_time: epoch_seconds(Utc::now()),
+                creation_time: epoch_seconds(started),
+                last_modified_time: epoch_seconds(started),
                 monitoring_execution_status: ExecutionStatus::InProgress,
                 endpoint_name: schedule.endpoint_name.clone(),
                 failure_reason: None,
                 monitoring_job_definition_name: schedule.job_definition_name().map(str::to_string),
                 monitoring_type: schedule.monitoring_type.clone(),
+                processing_job_arn: Some(job_arn),
             },
             report_uri: None,
             exit_message: None,
             records: None,
+            processing_job,
         };
         let version = match self.claim(&key, &mut record).await? {
             Ok(version) => version,
@@ -135,16 +170,8 @@ impl AnalysisRunner {
         };
         tracing::info!(schedule = %event.schedule_name, scheduled_time = %event.scheduled_time, "analysis started");
         let executed = match planned {
-            Ok(planned) => {
-                let cadence = match planned.expression {
-                    Expression::Repeating(cadence) => cadence,
-                    Expression::Now => Cadence::Once {
-                        at: event.scheduled_time,
-                    },
-                };
-                let offsets = planned.now_window.or(planned.job.offsets);
-                let (start, end) = window(event.scheduled_time, &cadence, offsets);
-                self.execute(&schedule, &planned.job, event.scheduled_time, Window { start, end })
+            Ok((planned, window)) => {
+                self.execute(&schedule, &planned.job, event.scheduled_time, window)
                     .await
             }
             Err(err) => Err(err),
@@ -293,14 +320,7 @@ impl AnalysisRunner {
         drop(scratch);
 
         let endpoint = job.endpoint_name();
-        let mut report_uri = job.output.clone();
-        if let Some(endpoint) = endpoint {
-            report_uri = report_uri.join(endpoint);
-        }
-        let report_uri = report_uri
-            .join(&schedule.monitoring_schedule_name)
-            .join(&scheduled_time.format("%Y/%m/%d/%H").to_string())
-            .as_prefix();
+        let report_uri = report_folder(job, &schedule.monitoring_schedule_name, scheduled_time);
         let (input, input_format) = match &job.input {
             JobInput::Endpoint { .. } => (source_root, "capture".to_string()),
             JobInput::BatchTransform { destination, format } => (
@@ -457,6 +477,30 @@ impl AnalysisRunner {
             }
         }
     }
+}
+
+/// The window of the run at `scheduled_time`.
+fn run_window(planned: &Plan, scheduled_time: DateTime<Utc>) -> Window {
+    let cadence = match planned.expression {
+        Expression::Repeating(cadence) => cadence,
+        Expression::Now => Cadence::Once { at: scheduled_time },
+    };
+    let offsets = planned.now_window.or(planned.job.offsets);
+    let (start, end) = window(scheduled_time, &cadence, offsets);
+    Window { start, end }
+}
+
+/// Where a run's reports go: `{output}/{endpoint}/{schedule}/yyyy/mm/dd/hh/` (no endpoint
+/// folder for batch input), hh the scheduled hour.
+fn report_folder(job: &JobSpec, schedule_name: &str, scheduled_time: DateTime<Utc>) -> ObjectUri {
+    let mut folder = job.output.clone();
+    if let Some(endpoint) = job.endpoint_name() {
+        folder = folder.join(endpoint);
+    }
+    folder
+        .join(schedule_name)
+        .join(&scheduled_time.format("%Y/%m/%d/%H").to_string())
+        .as_prefix()
 }
 
 /// Failures a later delivery may not meet again: the AWS services', the file system's.

@@ -1,18 +1,20 @@
 //! A baselining job: the analyzer container's contract (`dataset_source`, `dataset_format` as
 //! SageMaker's JSON string, `output_path`) with S3 URIs: statistics.json and the suggested
-//! constraints.json of the dataset.
+//! constraints.json of the dataset. A processing job of CreateProcessingJob becomes one of these
+//! (with [`BaselineOptions`]); the baseline function also takes one directly as its event.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use modelmon_engine::dataset::{profile_dataset, DatasetFormat};
+use modelmon_engine::dataset::profile_dataset;
 use modelmon_engine::profile::RecordAccount;
 use modelmon_engine::suggest::suggest_constraints;
-use modelmon_formats::dataset_format::DatasetFormatSpec;
+use modelmon_formats::constraints::CategoricalDriftMethod;
 use modelmon_report::BaselineReport;
 use serde::{Deserialize, Serialize};
 
 use super::fetch::{account_in_terms_of, download, in_terms_of};
+use crate::control::baselining::baseline_format;
 use crate::ports::ObjectStore;
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
@@ -24,6 +26,13 @@ pub struct BaselineJob {
     pub dataset_format: String,
     /// The folder for statistics.json and constraints.json.
     pub output_path: String,
+}
+
+/// What a processing job may ask for beyond the dataset (its `Environment`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BaselineOptions {
+    /// The suggested constraints' `categorical_drift_method` (`LInfinity` when not given).
+    pub categorical_drift_method: Option<CategoricalDriftMethod>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,11 +52,22 @@ pub async fn run_baseline(
     allowed: &AllowedBuckets,
     scratch: Option<&Path>,
 ) -> Result<BaselineOutputs, CloudError> {
+    run_baseline_with(store, job, &BaselineOptions::default(), allowed, scratch).await
+}
+
+/// [`run_baseline`] with a processing job's options.
+pub async fn run_baseline_with(
+    store: &Arc<dyn ObjectStore>,
+    job: &BaselineJob,
+    options: &BaselineOptions,
+    allowed: &AllowedBuckets,
+    scratch: Option<&Path>,
+) -> Result<BaselineOutputs, CloudError> {
     let source = ObjectUri::parse(&job.dataset_source)?;
     let output = ObjectUri::parse(&job.output_path)?;
     allowed.check(&source, "dataset_source")?;
     allowed.check(&output, "output_path")?;
-    let format = dataset_format(&job.dataset_format)?;
+    let format = baseline_format(&job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
     let objects = store.list(&source).await?;
     // `s3://b/data` names that object if it exists, else the folder `s3://b/data/`.
     let exact: Vec<_> = objects.iter().filter(|o| o.uri.key == source.key).cloned().collect();
@@ -102,7 +122,13 @@ pub async fn run_baseline(
     let mut records = profile.records.clone();
     account_in_terms_of(&mut records, &dir, &source_root);
     let statistics = profile.to_statistics();
-    let constraints = suggest_constraints(&statistics);
+    let mut constraints = suggest_constraints(&statistics);
+    if let Some(method) = options.categorical_drift_method {
+        constraints
+            .monitoring_config
+            .distribution_constraints
+            .categorical_drift_method = method;
+    }
     let report = BaselineReport::new(
         vec![job.dataset_source.clone()],
         Some(format.name().to_string()),
@@ -119,16 +145,4 @@ pub async fn run_baseline(
         report: output.join("report.html").to_string(),
         records: report.records,
     })
-}
-
-fn dataset_format(text: &str) -> Result<DatasetFormat, CloudError> {
-    match DatasetFormatSpec::parse(text, "dataset_format")? {
-        DatasetFormatSpec::Csv(csv) => Ok(DatasetFormat::Csv { header: csv.header }),
-        DatasetFormatSpec::Json(json) if json.lines != Some(false) => Ok(DatasetFormat::JsonLines),
-        DatasetFormatSpec::Json(_) => Err(CloudError::Data("dataset_format: only JSON Lines is supported".into())),
-        DatasetFormatSpec::Parquet(_) => Ok(DatasetFormat::Parquet),
-        DatasetFormatSpec::SagemakerCaptureJson(_) => Err(CloudError::Data(
-            "dataset_format: a baseline is computed from a dataset (csv, json or parquet), not from capture".into(),
-        )),
-    }
 }

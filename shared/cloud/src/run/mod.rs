@@ -1,10 +1,14 @@
 //! The work the scheduler and the baselining API start: one analysis run of a schedule, and one
-//! baselining job. Both fetch their inputs through the object store into a scratch folder,
-//! run the engine there, and write their outputs back through the store.
+//! baselining job (directly, or as a processing job with its lifecycle). Both fetch their inputs
+//! through the object store into a scratch folder, run the engine there, and write their outputs
+//! back through the store.
 
 mod analyze;
 mod baseline;
+pub mod execution_job;
 mod fetch;
+mod processing;
 
 pub use analyze::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
-pub use baseline::{run_baseline, BaselineJob, BaselineOutputs};
+pub use baseline::{run_baseline, run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
+pub use processing::{JobRunResult, JobRunSettings, ProcessingJobRunner};

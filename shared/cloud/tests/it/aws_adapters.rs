@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use modelmon_cloud::aws::{
-    create_group, create_table, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store, SchedulerSettings,
-    KIND_INDEX,
+    create_group, create_table, CloudWatchJobLog, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store,
+    SchedulerSettings, KIND_INDEX, PROCESSING_JOBS_LOG_GROUP,
 };
 use modelmon_cloud::ports::{
-    Cadence, Item, ItemKey, ItemKind, MetricDatum, MetricValue, MetricsSink, ObjectStore, ScheduleSpec, Scheduler,
-    Table,
+    Cadence, Item, ItemKey, ItemKind, JobLog, LogLine, MetricDatum, MetricValue, MetricsSink, ObjectStore,
+    ScheduleSpec, Scheduler, Table,
 };
 use modelmon_cloud::{CloudError, ObjectUri};
 use serde_json::json;
@@ -666,4 +666,39 @@ async fn cloudwatch_publishes_in_batches() {
     assert_eq!(sum_of("count"), 50.0);
     assert_eq!(sum_of("total"), (0..50).map(|k| (7 + 50 * k) as f64).sum::<f64>());
     // (ListMetrics' dimension filter is not checked here: moto 5.2.5 ignores it in awsQuery requests.)
+}
+
+// ---- CloudWatch Logs ----
+
+#[tokio::test]
+async fn cloudwatch_logs_makes_the_stream_and_keeps_the_lines_in_order() {
+    let config = common::sdk_config().await;
+    let log = CloudWatchJobLog::new(&config);
+    let stream = format!("{}/algo-1-1795611600", common::unique("job"));
+    let at = Utc.with_ymd_and_hms(2026, 11, 25, 13, 0, 0).unwrap();
+    let line = |seconds: i64, message: &str| LogLine {
+        time: at + Duration::seconds(seconds),
+        message: message.into(),
+    };
+    log.append(&stream, &[line(0, "first"), line(1, "second")])
+        .await
+        .unwrap();
+    log.append(&stream, &[line(2, "third")]).await.unwrap();
+    log.append(&stream, &[]).await.unwrap();
+    let events = log
+        .client
+        .get_log_events()
+        .log_group_name(PROCESSING_JOBS_LOG_GROUP)
+        .log_stream_name(&stream)
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
+    let lines: Vec<(i64, &str)> = events
+        .events()
+        .iter()
+        .map(|e| (e.timestamp().unwrap(), e.message().unwrap()))
+        .collect();
+    let ms = at.timestamp_millis();
+    assert_eq!(lines, [(ms, "first"), (ms + 1000, "second"), (ms + 2000, "third")]);
 }

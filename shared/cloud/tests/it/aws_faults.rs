@@ -435,10 +435,11 @@ async fn a_run_whose_record_write_answers_were_lost_runs_once() {
     stack.schedule(&name).await;
     stack.capture(at(12), false).await;
     stack.capture(at(13), true).await;
-    // The claim (a conditional create) and the execution's final update (conditional on its
-    // version) each take effect with their answers lost.
+    // The claim (a conditional create, after the one of the execution's processing-job name)
+    // and the execution's final update (conditional on its version) each take effect with
+    // their answers lost.
     let inserts = stack.proxy.seen(INSERT);
-    stack.proxy.inject(INSERT, Fault::LoseAnswer, 1);
+    stack.proxy.inject(INSERT, Fault::LoseAnswer, 2);
     stack.proxy.inject(":expected", Fault::LoseAnswer, 1);
     let RunResult::Finished(record) = stack.runner.run(&event(&name, at(14))).await.unwrap() else {
         panic!("skipped")
@@ -447,7 +448,11 @@ async fn a_run_whose_record_write_answers_were_lost_runs_once() {
         format!("{:?}", record.summary.monitoring_execution_status),
         "CompletedWithViolations"
     );
-    assert_eq!(stack.proxy.seen(INSERT) - inserts, 2, "the claim, twice");
+    assert_eq!(
+        stack.proxy.seen(INSERT) - inserts,
+        4,
+        "the job's name and the claim, twice each"
+    );
     let executions = stack.executions(&name).await;
     assert_eq!(executions.len(), 1, "{executions:?}");
     assert_eq!(executions[0]["MonitoringExecutionStatus"], "CompletedWithViolations");

@@ -1,8 +1,9 @@
 //! The control plane, the analysis run and the baselining job on the AWS adapters, against moto
 //! server through the real SDK clients: what the functions do on AWS, checked in the emulated
 //! services themselves (the DynamoDB item, the EventBridge schedule, the S3 reports, the
-//! CloudWatch metrics).
+//! CloudWatch metrics, a processing job's log lines in CloudWatch Logs).
 
+use crate::api_calls::call;
 use crate::common;
 
 use std::sync::Arc;
@@ -10,11 +11,18 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_scheduler::types::ScheduleState;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use modelmon_cloud::aws::{create_group, create_table, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store};
+use modelmon_cloud::aws::{
+    create_group, create_table, CloudWatchJobLog, CloudWatchMetrics, DynamoTable, EventBridgeScheduler, S3Store,
+    PROCESSING_JOBS_LOG_GROUP,
+};
 use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::ControlPlane;
-use modelmon_cloud::ports::ObjectStore;
-use modelmon_cloud::run::{run_baseline, AnalysisRunner, BaselineJob, RunResult, RunSettings, ScheduledRun};
+use modelmon_cloud::local::InProcessLauncher;
+use modelmon_cloud::ports::{JobLauncher, ObjectStore};
+use modelmon_cloud::run::{
+    run_baseline, AnalysisRunner, BaselineJob, JobRunSettings, ProcessingJobRunner, RunResult, RunSettings,
+    ScheduledRun,
+};
 use modelmon_cloud::{AllowedBuckets, ObjectUri};
 use serde_json::{json, Value};
 
@@ -367,4 +375,142 @@ async fn a_baseline_of_nothing_says_so() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("dataset_format: line 1"), "{err}");
+}
+
+/// A control plane whose baselining jobs run in this process on the AWS adapters (DynamoDB, S3,
+/// CloudWatch Logs), or, with `launcher`, are started by it.
+fn baselining_plane(stack: &Stack, launcher: Option<Arc<dyn JobLauncher>>) -> ControlPlane {
+    let table = Arc::new(DynamoTable::new(&stack.sdk, &stack.table_name));
+    let jobs = Arc::new(ProcessingJobRunner::new(
+        table.clone(),
+        stack.store.clone(),
+        Arc::new(CloudWatchJobLog::new(&stack.sdk)),
+        JobRunSettings {
+            lease: Duration::seconds(30),
+            scratch: None,
+        },
+    ));
+    let scheduler = EventBridgeScheduler::new(&stack.sdk, scenario::scheduler_settings(&stack.group, ANALYZE_ARN));
+    let launcher = launcher.unwrap_or_else(|| Arc::new(InProcessLauncher::new(jobs)));
+    ControlPlane::new(table, Arc::new(scheduler), scenario::control_settings()).with_job_launcher(launcher)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_baselining_job_runs_on_dynamodb_s3_and_cloudwatch_logs() {
+    let stack = Stack::new().await;
+    let plane = baselining_plane(&stack, None);
+    let csv: String = (0..400)
+        .map(|i| format!("{},{}\n", 20 + i % 40, ["basic", "pro"][i % 2]))
+        .collect();
+    let data = stack.uri("training/train.csv");
+    stack
+        .store
+        .put(&data, format!("age,plan\n{csv}").into_bytes(), "text/csv")
+        .await
+        .unwrap();
+    let name = unique("baseline");
+    let request =
+        crate::processing_jobs::baselining_request(&name, &data.to_string(), &stack.uri("baseline").to_string());
+    let (status, created) = call(&plane, "CreateProcessingJob", request).await;
+    assert_eq!(status, 200, "{created}");
+    let described = loop {
+        let (_, described) = call(&plane, "DescribeProcessingJob", json!({"ProcessingJobName": name})).await;
+        if described["ProcessingJobStatus"] != "InProgress" {
+            break described;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(described["ProcessingJobStatus"], "Completed", "{described}");
+    assert!(described["ExitMessage"]
+        .as_str()
+        .unwrap()
+        .contains("read 400, analysed 400, rejected 0"));
+    assert!(stack.store.get(&stack.uri("baseline/statistics.json")).await.is_ok());
+
+    // The record in DynamoDB, under its own partition and in the kind index.
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&stack.table_name)
+        .key("pk", AttributeValue::S(format!("processing-job#{name}")))
+        .key("sk", AttributeValue::S("processing-job".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the job's item");
+    assert_eq!(item["kind"], AttributeValue::S("processing-job".into()));
+    let body: Value = serde_json::from_str(item["body"].as_s().unwrap()).unwrap();
+    assert_eq!(body["ProcessingJobStatus"], "Completed");
+    assert!(
+        body.get("LeaseExpiresAt").is_none(),
+        "an ended job holds no lease: {body}"
+    );
+
+    // Its own lines, where the SDK reads them.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&stack.sdk);
+    let streams = logs
+        .describe_log_streams()
+        .log_group_name(PROCESSING_JOBS_LOG_GROUP)
+        .log_stream_name_prefix(format!("{name}/"))
+        .send()
+        .await
+        .unwrap();
+    let [stream] = streams.log_streams() else {
+        panic!("one stream: {streams:?}")
+    };
+    let events = logs
+        .get_log_events()
+        .log_group_name(PROCESSING_JOBS_LOG_GROUP)
+        .log_stream_name(stream.log_stream_name().unwrap())
+        .start_from_head(true)
+        .send()
+        .await
+        .unwrap();
+    let messages: Vec<&str> = events.events().iter().filter_map(|e| e.message()).collect();
+    assert!(messages[0].ends_with(&format!("baselining job {name}")), "{messages:?}");
+    assert!(
+        messages.last().unwrap().starts_with("Completed: Baselined 400 records"),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn of_concurrent_stops_on_dynamodb_exactly_one_succeeds() {
+    let stack = Stack::new().await;
+    let plane = Arc::new(baselining_plane(
+        &stack,
+        Some(Arc::new(crate::processing_jobs::NoLauncher)),
+    ));
+    let name = unique("stopped");
+    let request = crate::processing_jobs::baselining_request(
+        &name,
+        &stack.uri("training/train.csv").to_string(),
+        &stack.uri("baseline").to_string(),
+    );
+    assert_eq!(call(&plane, "CreateProcessingJob", request).await.0, 200);
+    let stops: Vec<_> = (0..8)
+        .map(|_| {
+            let (plane, name) = (plane.clone(), name.clone());
+            tokio::spawn(async move { call(&plane, "StopProcessingJob", json!({"ProcessingJobName": name})).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for stop in stops {
+        answers.push(stop.await.unwrap());
+    }
+    assert_eq!(
+        answers.iter().filter(|(status, _)| *status == 200).count(),
+        1,
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .filter(|(status, _)| *status != 200)
+            .all(|(_, body)| body["message"]
+                == format!("Processing job '{name}' is Stopped: only a job InProgress can be stopped")),
+        "{answers:?}"
+    );
+    let (_, described) = call(&plane, "DescribeProcessingJob", json!({"ProcessingJobName": name})).await;
+    assert_eq!(described["ProcessingJobStatus"], "Stopped");
 }

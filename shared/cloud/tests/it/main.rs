@@ -1,6 +1,7 @@
 //! The cloud crate's integration tests, in one binary. The AWS tier (`aws_*`) runs against moto
 //! server through the real SDK clients and is built with the `aws` feature only.
 
+mod api_calls;
 mod api_corpus;
 #[cfg(feature = "aws")]
 mod aws_adapters;
@@ -11,3 +12,4 @@ mod aws_stack;
 #[cfg(feature = "aws")]
 mod common;
 mod control_plane;
+mod processing_jobs;

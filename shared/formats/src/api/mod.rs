@@ -7,6 +7,7 @@
 mod model;
 mod validate;
 
+pub use model::compile_pattern;
 pub use validate::validate_request;
 
 /// The operations the API serves, in alphabetical order.

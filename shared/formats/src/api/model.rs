@@ -94,9 +94,44 @@ pub(super) struct Pattern {
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let source = String::deserialize(deserializer)?;
-        let regex = Regex::new(&format!("^(?:{source})$")).map_err(D::Error::custom)?;
+        let regex = compile_pattern(&source).map_err(D::Error::custom)?;
         Ok(Pattern { source, regex })
     }
+}
+
+/// A botocore `pattern` (Java's regex syntax) as a regex matching whole strings.
+pub fn compile_pattern(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!("^(?:{})$", without_surrogates(pattern)))
+}
+
+/// Java writes characters beyond U+FFFF as UTF-16 surrogate pairs (`\uD800\uDC00` is U+10000);
+/// Rust's regex takes the code point (`\x{10000}`).
+fn without_surrogates(pattern: &str) -> String {
+    let hex = |text: &str| u32::from_str_radix(text, 16).ok();
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(at) = rest.find("\\u") {
+        out.push_str(&rest[..at]);
+        // `\uHHHH\uLLLL`: a high surrogate, then a low one.
+        let pair = rest.get(at..at + 12).and_then(|escape| {
+            let high = hex(escape.get(2..6)?)?;
+            let low = hex(escape.get(6..12)?.strip_prefix("\\u")?)?;
+            ((0xD800..0xDC00).contains(&high) && (0xDC00..0xE000).contains(&low))
+                .then(|| 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        });
+        match pair {
+            Some(code_point) => {
+                out.push_str(&format!("\\x{{{code_point:X}}}"));
+                rest = &rest[at + 12..];
+            }
+            None => {
+                out.push_str("\\u");
+                rest = &rest[at + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The parsed model; parsing (and compiling every pattern) happens on first use only.
@@ -106,4 +141,18 @@ pub(super) fn model() -> &'static Model {
         // The JSON is a compile-time constant that tests/it/api_validation.rs loads in full.
         serde_json::from_str(MODEL_JSON).expect("the embedded SageMaker model parses and its patterns compile")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_surrogates;
+
+    #[test]
+    fn surrogate_pairs_become_code_points() {
+        assert_eq!(
+            without_surrogates(r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*"),
+            r"[\u0020-\uD7FF\uE000-\uFFFD\x{10000}-\x{10FFFF}\t]*"
+        );
+        assert_eq!(without_surrogates(r"a\u0041\uD800"), r"a\u0041\uD800");
+    }
 }

@@ -1,0 +1,351 @@
+//! Running a baselining job of CreateProcessingJob: claim its record, keep a lease on it while
+//! the baseline runs, end it when asked to stop, when its MaxRuntimeInSeconds or the runner's own
+//! time limit comes, and write its end state and its own log lines. If the runner dies instead,
+//! the lease runs out and the job is seen as Failed ([`ProcessingJobRecord::seen_at`]), so no
+//! job stays InProgress forever.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::baseline::{run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
+use crate::control::baselining::BaseliningSpec;
+use crate::control::processing_jobs::{edit_job, Edit};
+use crate::control::records::{epoch_seconds, from_epoch_seconds, ProcessingJobRecord, ProcessingJobStatus};
+use crate::ports::{JobLog, LogLine, ObjectStore, Table};
+use crate::{AllowedBuckets, CloudError};
+
+/// ExitMessage and FailureReason hold at most 1,024 characters.
+const MESSAGE_LIMIT: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct JobRunSettings {
+    /// How long the runner's lease on a job lasts. It renews it, and looks for a Stop, every
+    /// sixth of this; a job whose runner has not renewed it for this long is taken to be lost.
+    pub lease: Duration,
+    /// Where inputs are copied for the engine (the system's temporary folder when `None`).
+    pub scratch: Option<PathBuf>,
+}
+
+/// How a delivery of a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobRunResult {
+    /// The job ran; the record says how it ended.
+    Finished(Box<ProcessingJobRecord>),
+    /// Nothing to do: another runner has it, it has ended, or it does not exist.
+    Skipped(String),
+}
+
+pub struct ProcessingJobRunner {
+    table: Arc<dyn Table>,
+    store: Arc<dyn ObjectStore>,
+    job_log: Arc<dyn JobLog>,
+    settings: JobRunSettings,
+    allowed_buckets: AllowedBuckets,
+}
+
+/// How the work ended, before it is written down.
+enum Outcome {
+    Completed(String),
+    Failed(String),
+    Stopped,
+}
+
+impl ProcessingJobRunner {
+    pub fn new(
+        table: Arc<dyn Table>,
+        store: Arc<dyn ObjectStore>,
+        job_log: Arc<dyn JobLog>,
+        settings: JobRunSettings,
+    ) -> Self {
+        ProcessingJobRunner {
+            table,
+            store,
+            job_log,
+            settings,
+            allowed_buckets: AllowedBuckets::any(),
+        }
+    }
+
+    /// Refuses jobs that name buckets outside `allowed` (every bucket is allowed by default).
+    pub fn with_allowed_buckets(mut self, allowed: AllowedBuckets) -> Self {
+        self.allowed_buckets = allowed;
+        self
+    }
+
+    /// Runs the job `job_name` to its end state, unless another runner has it or it has ended.
+    /// `deadline` is when this runner must be done (a Lambda function's time limit): the job is
+    /// ended Failed just before it rather than left to the lease.
+    pub async fn run(&self, job_name: &str, deadline: Option<DateTime<Utc>>) -> Result<JobRunResult, CloudError> {
+        let claimed = match self.claim(job_name).await {
+            Err(CloudError::ResourceNotFound(reason)) => return Ok(JobRunResult::Skipped(reason)),
+            other => other?,
+        };
+        let record = match claimed {
+            Ok(record) => record,
+            Err(reason) => return Ok(JobRunResult::Skipped(reason)),
+        };
+        let started = record
+            .processing_start_time
+            .map(from_epoch_seconds)
+            .unwrap_or_else(Utc::now);
+        let mut log = Log::new(
+            format!("{}/algo-1-{}", record.processing_job_name, started.timestamp()),
+            self.job_log.as_ref(),
+        );
+        tracing::info!(job = %job_name, "baselining job started");
+        let outcome = self.execute(&record, started, deadline, &mut log).await;
+        let ended = self.end(job_name, outcome).await?;
+        match ended.processing_job_status {
+            ProcessingJobStatus::Completed => log.line(format!(
+                "Completed: {}",
+                ended.exit_message.as_deref().unwrap_or_default()
+            )),
+            ProcessingJobStatus::Failed => log.line(format!(
+                "Failed: {}",
+                ended.failure_reason.as_deref().unwrap_or_default()
+            )),
+            status => log.line(format!(
+                "{status:?}: {}",
+                ended.exit_message.as_deref().unwrap_or_default()
+            )),
+        }
+        log.flush().await;
+        tracing::info!(job = %job_name, status = ?ended.processing_job_status, "baselining job ended");
+        Ok(JobRunResult::Finished(Box::new(ended)))
+    }
+
+    /// Takes the job if nobody has: sets its start time and the first lease. A job whose earlier
+    /// runner was lost is written down as the Failed job it is seen as.
+    async fn claim(&self, job_name: &str) -> Result<Result<ProcessingJobRecord, String>, CloudError> {
+        let lease = self.settings.lease;
+        edit_job(self.table.as_ref(), job_name, |record| {
+            let now = Utc::now();
+            let seen = record.seen_at(now);
+            if seen != *record {
+                *record = seen;
+                return Ok(Edit::Write(Err(format!(
+                    "the job was lost before this delivery: it is {:?}",
+                    record.processing_job_status
+                ))));
+            }
+            match (record.processing_job_status, record.processing_start_time) {
+                (ProcessingJobStatus::InProgress, None) => {
+                    record.processing_start_time = Some(epoch_seconds(now));
+                    record.last_modified_time = epoch_seconds(now);
+                    record.lease_expires_at = Some(epoch_seconds(now + lease));
+                    Ok(Edit::Write(Ok(record.clone())))
+                }
+                (status, Some(start)) if !status.is_finished() => Ok(Edit::Leave(Err(format!(
+                    "another runner has had the job since {}",
+                    from_epoch_seconds(start).to_rfc3339()
+                )))),
+                (status, _) => Ok(Edit::Leave(Err(format!("the job is {status:?}")))),
+            }
+        })
+        .await
+    }
+
+    /// The baseline, raced against a Stop, the job's MaxRuntimeInSeconds and `deadline`, with the
+    /// lease renewed meanwhile.
+    async fn execute(
+        &self,
+        record: &ProcessingJobRecord,
+        started: DateTime<Utc>,
+        deadline: Option<DateTime<Utc>>,
+        log: &mut Log<'_>,
+    ) -> Outcome {
+        let spec = match serde_json::to_value(record)
+            .map_err(|err| CloudError::Internal(err.to_string()))
+            .and_then(|request| BaseliningSpec::from_request(&request))
+            .and_then(|spec| spec.check_buckets(&self.allowed_buckets).map(|()| spec))
+        {
+            Ok(spec) => spec,
+            Err(err) => return Outcome::Failed(err.to_string()),
+        };
+        // Stored and validated with the job; running them is not built yet, and a baseline that
+        // silently skipped the user's code would not be the one asked for.
+        let scripts = [
+            ("record_preprocessor_script", &spec.record_preprocessor_script),
+            ("post_analytics_processor_script", &spec.post_analytics_processor_script),
+        ];
+        if let Some((key, Some(uri))) = scripts.into_iter().find(|(_, uri)| uri.is_some()) {
+            return Outcome::Failed(format!(
+                "Environment.{key} {uri}: modelmon does not run record preprocessor or post-analytics \
+                 scripts yet; run the job without it"
+            ));
+        }
+        let job = BaselineJob {
+            dataset_source: spec.dataset_source.to_string(),
+            dataset_format: spec.dataset_format.clone(),
+            output_path: spec.output.to_string(),
+        };
+        let options = BaselineOptions {
+            categorical_drift_method: spec.categorical_drift_method,
+        };
+        log.line(format!(
+            "modelmon {}: baselining job {}",
+            env!("CARGO_PKG_VERSION"),
+            record.processing_job_name
+        ));
+        log.line(format!(
+            "dataset_source {} ({})",
+            job.dataset_source, job.dataset_format
+        ));
+        log.line(format!("output_path {}", job.output_path));
+        log.flush().await;
+
+        let max_runtime = Duration::seconds(i64::from(spec.max_runtime_seconds));
+        let scratch = self.settings.scratch.as_deref();
+        let work = run_baseline_with(&self.store, &job, &options, &self.allowed_buckets, scratch);
+        tokio::pin!(work);
+        let mut beat = tokio::time::interval(
+            (self.settings.lease / 6)
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(1)),
+        );
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                result = &mut work => return match result {
+                    Ok(outputs) => Outcome::Completed(exit_message(&outputs)),
+                    Err(err) => Outcome::Failed(err.to_string()),
+                },
+                _ = beat.tick() => match self.renew(&record.processing_job_name).await {
+                    Ok(true) => {}
+                    Ok(false) => return Outcome::Stopped,
+                    // The lease may lapse if this lasts; the end state is still written after.
+                    Err(err) => tracing::warn!(job = %record.processing_job_name, error = %err, "could not renew the lease"),
+                },
+                _ = sleep_until(started + max_runtime) => return Outcome::Failed(format!(
+                    "The job exceeded its StoppingCondition.MaxRuntimeInSeconds of {} s and was ended before it \
+                     finished; its output at {} may be missing or incomplete",
+                    spec.max_runtime_seconds, job.output_path
+                )),
+                _ = sleep_until_some(deadline) => return Outcome::Failed(format!(
+                    "The job did not finish within the baseline function's time limit and was ended; its \
+                     output at {} may be missing or incomplete. Baseline a smaller dataset, or split it",
+                    job.output_path
+                )),
+            }
+        }
+    }
+
+    /// Renews the lease; `false` when a Stop has been asked for.
+    async fn renew(&self, job_name: &str) -> Result<bool, CloudError> {
+        let lease = self.settings.lease;
+        edit_job(self.table.as_ref(), job_name, |record| {
+            match record.processing_job_status {
+                ProcessingJobStatus::InProgress => {
+                    record.lease_expires_at = Some(epoch_seconds(Utc::now() + lease));
+                    Ok(Edit::Write(true))
+                }
+                _ => Ok(Edit::Leave(false)),
+            }
+        })
+        .await
+    }
+
+    /// Writes the end state: the outcome, or Stopped if a Stop came first.
+    async fn end(&self, job_name: &str, outcome: Outcome) -> Result<ProcessingJobRecord, CloudError> {
+        edit_job(self.table.as_ref(), job_name, |record| {
+            let now = epoch_seconds(Utc::now());
+            match (record.processing_job_status, &outcome) {
+                (ProcessingJobStatus::Stopping, _) | (ProcessingJobStatus::InProgress, Outcome::Stopped) => {
+                    record.processing_job_status = ProcessingJobStatus::Stopped;
+                    record.exit_message = Some("Stopped by StopProcessingJob.".into());
+                }
+                (ProcessingJobStatus::InProgress, Outcome::Completed(message)) => {
+                    record.processing_job_status = ProcessingJobStatus::Completed;
+                    record.exit_message = Some(truncate(message));
+                }
+                (ProcessingJobStatus::InProgress, Outcome::Failed(reason)) => {
+                    record.processing_job_status = ProcessingJobStatus::Failed;
+                    record.failure_reason = Some(truncate(reason));
+                }
+                // Someone else ended it (its lease had run out).
+                _ => return Ok(Edit::Leave(record.clone())),
+            }
+            record.processing_end_time = Some(now);
+            record.last_modified_time = now;
+            record.lease_expires_at = None;
+            Ok(Edit::Write(record.clone()))
+        })
+        .await
+    }
+}
+
+/// The job's lines, written to its log stream in batches. A failure to write them is logged
+/// and does not fail the job.
+struct Log<'a> {
+    stream: String,
+    job_log: &'a dyn JobLog,
+    pending: Vec<LogLine>,
+}
+
+impl<'a> Log<'a> {
+    fn new(stream: String, job_log: &'a dyn JobLog) -> Self {
+        Log {
+            stream,
+            job_log,
+            pending: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, message: String) {
+        self.pending.push(LogLine {
+            time: Utc::now(),
+            message,
+        });
+    }
+
+    async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let lines = std::mem::take(&mut self.pending);
+        if let Err(err) = self.job_log.append(&self.stream, &lines).await {
+            tracing::warn!(stream = %self.stream, error = %err, "could not write the job's log lines");
+        }
+    }
+}
+
+/// `Completed`'s ExitMessage: what was baselined, and the account of the records.
+fn exit_message(outputs: &BaselineOutputs) -> String {
+    let records = &outputs.records;
+    let mut message = format!(
+        "Baselined {} records into {} and {}: {}.",
+        records.analysed,
+        outputs.statistics,
+        outputs.constraints,
+        records.summary()
+    );
+    for (reason, tally) in &records.rejected {
+        if let Some(first) = tally.examples.first() {
+            message.push_str(&format!(" First {}: {first}.", reason.as_str()));
+        }
+    }
+    message
+}
+
+fn truncate(text: &str) -> String {
+    if text.chars().count() <= MESSAGE_LIMIT {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(MESSAGE_LIMIT - 3).collect();
+    cut.push_str("...");
+    cut
+}
+
+async fn sleep_until(at: DateTime<Utc>) {
+    let wait = (at - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait).await;
+}
+
+async fn sleep_until_some(at: Option<DateTime<Utc>>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
