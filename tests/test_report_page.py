@@ -122,7 +122,7 @@ def test_the_demo_page_renders_in_chromium_with_the_network_off(demo, tmp_path):
     assert refusals(shot.stderr) == []
     with Image.open(screenshot) as image:
         assert image.size == (1280, 1400)
-        pixels = list(image.convert("RGB").getdata())
+        pixels = list(image.convert("RGB").get_flattened_data())
     not_white = sum(1 for p in pixels if p != (255, 255, 255))
     assert not_white > 0.03 * len(pixels), f"only {not_white} of {len(pixels)} pixels are not white"
     # The verdict in the palette's vermillion, and the baseline's sky blue, are drawn.
