@@ -28,6 +28,8 @@ FEATURES = [int(n) for n in os.environ.get("BENCH_REPORT_FEATURES", "10,100,1000
 REPEAT = max(1, env_int("BENCH_REPORT_REPEAT", 5))
 EVIDENTLY_REPEAT = max(1, env_int("BENCH_EVIDENTLY_REPEAT", 2))
 START, END = "<!-- report-bench:start -->", "<!-- report-bench:end -->"
+# The modelmon binary's profile, as the table names it (run.sh builds release).
+BUILD = os.environ.get("BENCH_REPORT_BUILD", "release")
 PLANS = ["basic", "standard", "premium", "family", "student"]
 
 
@@ -124,7 +126,7 @@ def markdown(results, versions):
         "",
         f"`infra/bench/run.sh report` (`infra/bench/report_bench.py`): modelmon's report.html and Evidently's "
         f"data-drift report ({versions['evidently']}, `Report([DataDriftPreset()])`, `save_html`) on the same "
-        f"two CSVs of {ROWS:,} rows each, per number of features; release build, medians of {REPEAT} "
+        f"two CSVs of {ROWS:,} rows each, per number of features; modelmon's {BUILD} build, medians of {REPEAT} "
         f"(modelmon) and {EVIDENTLY_REPEAT} (Evidently) runs.",
         "",
         "| features | modelmon page | per feature | render ms | `modelmon report` s | `modelmon analyze` s "
