@@ -427,3 +427,111 @@ def test_a_window_without_capture_is_a_failed_execution(client, objects, baselin
     assert (report / "report.json").is_file()
     assert not (report / "constraint_violations.json").exists()
     client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+
+
+# ------------------------------------------------------------------ users' scripts
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+CODE = "s3://code/monitoring"
+
+# Keys in another order than the baseline's features (plan before age): mapped by name. Drops
+# "pro" records whose age is a multiple of 5.
+KEYED_PREPROCESSOR = """
+def preprocess_handler(inference_record):
+    age, plan = inference_record.endpoint_input.data.split(",")
+    if plan == "pro" and int(age) % 5 == 0:
+        return []
+    return {"plan": plan, "age": int(age)}
+"""
+
+
+def put_script(objects, name, source):
+    path = object_path(objects, f"{CODE}/{name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    return f"{CODE}/{name}"
+
+
+def scripted_schedule(client, objects, baseline, name, endpoint, postprocessor):
+    now = datetime.now(timezone.utc)
+    write_capture(objects, endpoint, [now - timedelta(minutes=1 + i) for i in range(40)], drift=False)
+    definition = job_definition(endpoint, baseline)
+    definition["MonitoringAppSpecification"].update(
+        {
+            "RecordPreprocessorSourceUri": put_script(objects, "keyed.py", KEYED_PREPROCESSOR),
+            "PostAnalyticsProcessorSourceUri": put_script(objects, postprocessor, (SCRIPTS / postprocessor).read_text()),
+        }
+    )
+    definition["Environment"]["team"] = "risk"
+    client.create_monitoring_schedule(
+        MonitoringScheduleName=name,
+        MonitoringScheduleConfig={"ScheduleConfig": NOW, "MonitoringJobDefinition": definition, "MonitoringType": "DataQuality"},
+    )
+    return finished_execution(client, name)
+
+
+def captured_rows(objects, endpoint):
+    folder = object_path(objects, f"{CAPTURE}/{endpoint}/AllTraffic")
+    return [
+        json.loads(line)["captureData"]["endpointInput"]["data"].split(",")
+        for path in sorted(folder.rglob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_a_schedule_runs_its_preprocessor_and_postprocessor(client, objects, baseline):
+    endpoint, schedule = "scripted-endpoint", "scripted-now"
+    execution = scripted_schedule(client, objects, baseline, schedule, endpoint, "postprocessor_summary.py")
+    assert execution["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations"), execution
+    folder = report_folder(objects, endpoint, schedule, execution["ScheduledTime"])
+    report = json.loads((folder / "report.json").read_text())
+    rows = captured_rows(objects, endpoint)
+    dropped = sum(1 for age, plan in rows if plan == "pro" and int(age) % 5 == 0)
+    records = report["records"]
+    assert records["read"] == len(rows) == 40
+    assert records["dropped"] == dropped and records["analysed"] == len(rows) - dropped
+    statistics = {f["name"]: f for f in json.loads((folder / "statistics.json").read_text())["features"]}
+    kept_ages = [int(age) for age, plan in rows if not (plan == "pro" and int(age) % 5 == 0)]
+    assert statistics["age"]["numerical_statistics"]["sum"] == sum(kept_ages)
+    summary = json.loads((folder / "custom" / "summary.json").read_text())
+    assert summary == {
+        "schedule": schedule,
+        "team": "risk",
+        "items": len(kept_ages),
+        "violations": summary["violations"],
+    }
+    job = client.describe_processing_job(ProcessingJobName=execution["ProcessingJobArn"].split("/")[-1])
+    assert f"The post-analytics processor {CODE}/postprocessor_summary.py ran and wrote custom/summary.json." in (
+        job["ExitMessage"]
+    )
+    client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+
+
+def test_a_raising_postprocessor_fails_the_execution_and_keeps_its_reports(client, objects, baseline):
+    endpoint, schedule = "scripted-raises", "scripted-raises-now"
+    execution = scripted_schedule(client, objects, baseline, schedule, endpoint, "postprocessor_raises.py")
+    assert execution["MonitoringExecutionStatus"] == "Failed", execution
+    assert (
+        f"the post-analytics processor {CODE}/postprocessor_raises.py failed: RuntimeError at line 7: "
+        "the alerting service is unreachable"
+    ) in execution["FailureReason"]
+    folder = report_folder(objects, endpoint, schedule, execution["ScheduledTime"])
+    assert (folder / "statistics.json").is_file() and (folder / "report.json").is_file()
+    client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+
+
+def test_a_preprocessor_that_cannot_run_fails_the_execution_with_pythons_error(client, objects, baseline):
+    endpoint, schedule = "scripted-syntax", "scripted-syntax-now"
+    now = datetime.now(timezone.utc)
+    write_capture(objects, endpoint, [now - timedelta(minutes=2)], drift=False)
+    definition = job_definition(endpoint, baseline)
+    uri = put_script(objects, "syntax_error.py", (SCRIPTS / "syntax_error.py").read_text())
+    definition["MonitoringAppSpecification"]["RecordPreprocessorSourceUri"] = uri
+    client.create_monitoring_schedule(
+        MonitoringScheduleName=schedule,
+        MonitoringScheduleConfig={"ScheduleConfig": NOW, "MonitoringJobDefinition": definition, "MonitoringType": "DataQuality"},
+    )
+    execution = finished_execution(client, schedule)
+    assert execution["MonitoringExecutionStatus"] == "Failed", execution
+    assert f"the record preprocessor {uri} cannot run: SyntaxError at line 4" in execution["FailureReason"], execution
+    client.delete_monitoring_schedule(MonitoringScheduleName=schedule)

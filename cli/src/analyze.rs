@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
+#[cfg(feature = "serve")]
+use modelmon_engine::analysis::Outcome;
 use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, InputFormat};
 use modelmon_engine::capture::Window;
 use modelmon_engine::dataset::DatasetFormat;
@@ -56,6 +58,17 @@ pub struct AnalyzeArgs {
     end: Option<String>,
     #[arg(long)]
     quiet: bool,
+    /// A SageMaker record preprocessor (`preprocess_handler`): every record goes through it, run
+    /// with the local Python 3 (`python3`, or MODELMON_PYTHON).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "FILE")]
+    record_preprocessor: Option<PathBuf>,
+    /// A SageMaker post-analytics processor (`postprocess_handler`), run once after an analysis
+    /// that completed, with `output_path` pointing at the reports; what it writes there lands in
+    /// --output.
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "FILE")]
+    post_analytics_processor: Option<PathBuf>,
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
@@ -87,12 +100,30 @@ pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
             "--start/--end select capture by time: use them with --format capture or --manifest".into(),
         ));
     }
+    #[cfg(feature = "serve")]
+    let scripts = match args.record_preprocessor.is_some() || args.post_analytics_processor.is_some() {
+        true => Some(crate::scripts::LocalScripts::start()?),
+        false => None,
+    };
+    #[cfg(feature = "serve")]
+    let preprocessor = match (&scripts, &args.record_preprocessor) {
+        (Some(scripts), Some(path)) => {
+            Some(scripts.preprocessor(path, modelmon_cloud::run::scripts::record_format(format))?)
+        }
+        _ => None,
+    };
     let request = AnalysisRequest {
         paths: &args.datasets,
         format,
         window,
         baseline: &baseline,
         constraints: &constraints,
+        #[cfg(feature = "serve")]
+        preprocessor: preprocessor
+            .as_ref()
+            .map(|p| p as &dyn modelmon_engine::preprocess::RecordPreprocessor),
+        #[cfg(not(feature = "serve"))]
+        preprocessor: None,
     };
     let mut progress = ProgressLine::new(args.quiet);
     let analysis = analyze(&request, &mut |p| progress.update(p))?;
@@ -106,8 +137,28 @@ pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
         ..RunContext::default()
     };
     let page = write_outputs(&args.output, &analysis, &constraints, context)?;
+    #[cfg(feature = "serve")]
+    let wrote = match (&scripts, &args.post_analytics_processor) {
+        (Some(scripts), Some(path)) if analysis.outcome != Outcome::NoData => {
+            let environment = post_analytics_environment(format, window);
+            let baseline = [
+                ("baseline_statistics", args.statistics.as_path()),
+                ("baseline_constraints", args.constraints.as_path()),
+            ];
+            Some(scripts.post_analytics(path, &args.output, baseline, environment)?)
+        }
+        _ => None,
+    };
     if !args.quiet {
         print!("{}", report(&analysis));
+        #[cfg(feature = "serve")]
+        if let Some(files) = wrote {
+            println!(
+                "The post-analytics processor ran and wrote {} file(s): {}",
+                files.len(),
+                files.join(", ")
+            );
+        }
         println!(
             "Reports in {}, the page is {} ({:.2} s)",
             args.output.display(),
@@ -153,6 +204,24 @@ pub fn input_format_name(format: InputFormat) -> String {
         InputFormat::Dataset(format) => format.name().to_string(),
         InputFormat::BatchCapture(format) => format!("{} from batch-transform manifests", format.name()),
     }
+}
+
+/// The container's environment for a post-analytics processor, besides the paths.
+#[cfg(feature = "serve")]
+fn post_analytics_environment(
+    format: InputFormat,
+    window: Option<Window>,
+) -> std::collections::BTreeMap<String, String> {
+    use modelmon_cloud::run::scripts::dataset_format_variable;
+    let mut environment = std::collections::BTreeMap::new();
+    environment.insert("dataset_format".to_string(), dataset_format_variable(format));
+    environment.insert("publish_cloudwatch_metrics".to_string(), "Disabled".to_string());
+    if let Some(window) = window {
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        environment.insert("start_time".to_string(), time(window.start));
+        environment.insert("end_time".to_string(), time(window.end));
+    }
+    environment
 }
 
 fn window(start: &str, end: &str) -> Result<Window, CliError> {

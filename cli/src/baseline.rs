@@ -34,12 +34,38 @@ pub struct BaselineArgs {
     /// No progress line and no summary.
     #[arg(long)]
     quiet: bool,
+    /// A SageMaker record preprocessor (`preprocess_handler`) through which every record goes:
+    /// a CSV file's lines (after the header), a JSON Lines file's values. Run with the local
+    /// Python 3 (`python3`, or MODELMON_PYTHON).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "FILE")]
+    record_preprocessor: Option<PathBuf>,
 }
 
 pub fn run(args: BaselineArgs) -> Result<(), CliError> {
     let started = Instant::now();
     let format = args.format.dataset_format(!args.no_header);
     let mut progress = ProgressLine::new(args.quiet);
+    #[cfg(feature = "serve")]
+    let profile = match &args.record_preprocessor {
+        Some(path) => {
+            let scripts = crate::scripts::LocalScripts::start()?;
+            let records =
+                modelmon_cloud::run::scripts::record_format(modelmon_engine::analysis::InputFormat::Dataset(format));
+            let preprocessor = scripts.preprocessor(path, records)?;
+            let mut profile = DatasetProfile::default();
+            modelmon_engine::dataset::profile_dataset_through(
+                &args.datasets,
+                format,
+                Some(&preprocessor),
+                &mut profile,
+                &mut |p| progress.update(p),
+            )?;
+            profile
+        }
+        None => profile_dataset(&args.datasets, format, &mut |p| progress.update(p))?,
+    };
+    #[cfg(not(feature = "serve"))]
     let profile = profile_dataset(&args.datasets, format, &mut |p| progress.update(p))?;
     progress.finish();
     if profile.item_count() == 0 {

@@ -6,6 +6,8 @@ mod demo;
 mod progress;
 mod report;
 #[cfg(feature = "serve")]
+mod scripts;
+#[cfg(feature = "serve")]
 mod serve;
 mod summary;
 
@@ -82,6 +84,10 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    /// A user's script cannot run, or failed; or Python is missing.
+    #[cfg(feature = "serve")]
+    #[error(transparent)]
+    Script(modelmon_cloud::CloudError),
 }
 
 fn main() -> ExitCode {

@@ -294,6 +294,16 @@ def perf_profile(cmd, inputs, out_dir):
     return "\n".join(lines[:30])
 
 
+def write_markdown(text):
+    """Writes BENCHMARKS.md, keeping the sections other scripts write: the load benchmark's
+    (infra/bench/load.py) and the report page's (infra/bench/report_bench.py)."""
+    old = OUT_MD.read_text() if OUT_MD.exists() else ""
+    for begin, end in [("<!-- report-bench:start -->", "<!-- report-bench:end -->"), ("<!-- load:begin -->", "<!-- load:end -->")]:
+        if begin in old and end in old:
+            text = text.rstrip("\n") + "\n\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    OUT_MD.write_text(text)
+
+
 def main():
     data_dir = DATA_ROOT / f"gb-{GB:g}"
     out_dir = data_dir / "out"
@@ -387,17 +397,8 @@ def main():
         if isinstance(value, dict):
             value.pop("stdout", None)
     (data_dir / "results.json").write_text(json.dumps(results, indent=1))
-    OUT_MD.write_text(keep_report_section(markdown(results, data_dir)))
+    write_markdown(markdown(results, data_dir))
     log(f"wrote {OUT_MD} and {data_dir / 'results.json'} in {results['total_seconds']:.0f} s")
-
-
-def keep_report_section(text):
-    """The new text, with the report page's section (report_bench.py writes it) kept."""
-    start, end = "<!-- report-bench:start -->", "<!-- report-bench:end -->"
-    old = OUT_MD.read_text() if OUT_MD.exists() else ""
-    if start in old and end in old:
-        text = text.rstrip("\n") + "\n\n" + old[old.index(start) : old.index(end) + len(end)] + "\n"
-    return text
 
 
 def fmt(value, digits=2):
@@ -638,6 +639,6 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--markdown-only"]:
         # Rewrites BENCHMARKS.md from the last results.json of this scale, measuring nothing.
         scale_dir = DATA_ROOT / f"gb-{GB:g}"
-        OUT_MD.write_text(markdown(json.loads((scale_dir / "results.json").read_text()), scale_dir))
+        write_markdown(markdown(json.loads((scale_dir / "results.json").read_text()), scale_dir))
     else:
         main()

@@ -100,6 +100,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
         window: Some(window),
         baseline: &baseline,
         constraints: &constraints,
+        preprocessor: None,
     };
     let analysis = analyze(&request, &mut |_| {})?;
     // SageMaker's layout: the run scheduled at 14:00 reports on 13:00-14:00 under hour 14.

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::capture::{profile_capture, CaptureSummary, Window};
 use crate::checks::{run_checks, CheckReport};
-use crate::dataset::{manifest_data_files, profile_dataset_into, DatasetFormat, ProgressFn};
+use crate::dataset::{manifest_data_files, profile_dataset_through, DatasetFormat, ProgressFn};
+use crate::preprocess::RecordPreprocessor;
 use crate::profile::{DatasetProfile, RecordAccount};
 use crate::EngineError;
 
@@ -30,6 +31,8 @@ pub struct AnalysisRequest<'a> {
     pub window: Option<Window>,
     pub baseline: &'a Statistics,
     pub constraints: &'a Constraints,
+    /// The user's record preprocessor, through which every record goes.
+    pub preprocessor: Option<&'a dyn RecordPreprocessor>,
 }
 
 /// How a run ended, in SageMaker's execution statuses plus modelmon's explicit "no data".
@@ -71,14 +74,20 @@ pub fn analyze(request: &AnalysisRequest<'_>, progress: ProgressFn<'_>) -> Resul
     let feature_names: Vec<String> = request.baseline.features.iter().map(|f| f.name.clone()).collect();
     let mut profile = DatasetProfile::with_domains(domains).with_positional_names(feature_names);
     let capture = match request.format {
-        InputFormat::Capture => Some(profile_capture(request.paths, request.window, &mut profile, progress)?),
+        InputFormat::Capture => Some(profile_capture(
+            request.paths,
+            request.window,
+            request.preprocessor,
+            &mut profile,
+            progress,
+        )?),
         InputFormat::Dataset(format) => {
-            profile_dataset_into(request.paths, format, &mut profile, progress)?;
+            profile_dataset_through(request.paths, format, request.preprocessor, &mut profile, progress)?;
             None
         }
         InputFormat::BatchCapture(format) => {
             let files = manifest_data_files(request.paths, request.window)?;
-            profile_dataset_into(&files, format, &mut profile, progress)?;
+            profile_dataset_through(&files, format, request.preprocessor, &mut profile, progress)?;
             None
         }
     };
@@ -120,6 +129,12 @@ fn no_data_message(records: &RecordAccount, capture: Option<&CaptureSummary>, wi
             capture.outside_window,
             capture.shadow_skipped,
             records.rejected_total()
+        ));
+    }
+    if records.dropped > 0 {
+        message.push_str(&format!(
+            "; the record preprocessor dropped {} of the records it was given",
+            records.dropped
         ));
     }
     message.push('.');

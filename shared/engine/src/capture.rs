@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::dataset::files::{self, for_each_line};
 use crate::dataset::{ProgressFn, Reading, PROGRESS_EVERY};
+use crate::preprocess::{Pending, RecordPreprocessor};
 use crate::profile::{DatasetProfile, RejectReason};
 use crate::EngineError;
 
@@ -80,9 +81,13 @@ pub struct CaptureSummary {
 
 /// Reads captured traffic into `profile`. Positional payloads (CSV, JSON arrays) take their column
 /// names from the profile's positional names (the baseline's features; `_cN` beyond their end).
+///
+/// With a `preprocessor`, each record of the window (shadow records skipped) goes to the user's
+/// script, and its answer becomes the record's rows (see [`crate::preprocess`]).
 pub fn profile_capture(
     paths: &[PathBuf],
     window: Option<Window>,
+    preprocessor: Option<&dyn RecordPreprocessor>,
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
 ) -> Result<CaptureSummary, EngineError> {
@@ -91,7 +96,12 @@ pub fn profile_capture(
     let mut summary = CaptureSummary::default();
     for file in &files {
         summary.files += 1;
-        read_capture_file(file, window, profile, &mut summary, &mut reading)?;
+        match preprocessor {
+            Some(preprocessor) => {
+                read_capture_file_through(file, window, preprocessor, profile, &mut summary, &mut reading)?
+            }
+            None => read_capture_file(file, window, profile, &mut summary, &mut reading)?,
+        }
         reading.file_done(file, profile.records.read);
     }
     Ok(summary)
@@ -167,6 +177,60 @@ fn read_capture_file(
         }
         Ok(())
     })?;
+    Ok(())
+}
+
+/// Reads a capture file's records of the window through the user's record preprocessor.
+fn read_capture_file_through(
+    path: &Path,
+    window: Option<Window>,
+    preprocessor: &dyn RecordPreprocessor,
+    profile: &mut DatasetProfile,
+    summary: &mut CaptureSummary,
+    reading: &mut Reading<'_>,
+) -> Result<(), EngineError> {
+    let display = path.display().to_string();
+    let mut pending = Pending::default();
+    for_each_line(path, |line_number, line, bytes_read| {
+        match record_in_window(line, window) {
+            Ok(Ok((text, _))) => {
+                pending.push(line_number, text);
+                if pending.len() >= preprocessor.batch_records() {
+                    pending.flush(preprocessor, &display, profile)?;
+                }
+            }
+            Ok(Err(Line::OutsideWindow)) => summary.outside_window += 1,
+            Ok(Err(_)) => summary.shadow_skipped += 1,
+            Err(LineError::Rejected(reason, message)) => profile
+                .records
+                .reject(reason, || format!("{display}:{line_number}: {message}")),
+            Err(LineError::Fatal(message)) => {
+                return Err(EngineError::Capture {
+                    path: path.to_path_buf(),
+                    line: line_number,
+                    message,
+                })
+            }
+        }
+        if line_number.is_multiple_of(PROGRESS_EVERY) {
+            reading.report(bytes_read, profile.records.read);
+        }
+        Ok(())
+    })?;
+    pending.flush(preprocessor, &display, profile)
+}
+
+/// Adds the rows of a CSV text (a preprocessor's answer) to the profile, by position.
+pub(crate) fn observe_csv_rows(
+    profile: &mut DatasetProfile,
+    text: &str,
+    seen: &mut Vec<usize>,
+) -> Result<(), (RejectReason, String)> {
+    let mut rows = Rows::default();
+    decode_csv(text, &mut rows)?;
+    for row in rows.iter() {
+        observe_row(profile, row, seen);
+    }
     Ok(())
 }
 
@@ -315,29 +379,10 @@ fn read_capture_line<'a>(
     rows: &mut Rows<'a>,
     input_rows: &mut Rows<'a>,
 ) -> Result<Line, LineError> {
-    let text = std::str::from_utf8(line).map_err(|err| {
-        LineError::Rejected(
-            RejectReason::InvalidUtf8,
-            format!("invalid UTF-8 at byte {}", err.valid_up_to() + 1),
-        )
-    })?;
-    let record = CaptureRecord::from_line(text)
-        .map_err(|err| LineError::Rejected(RejectReason::MalformedJson, crate::dataset::json_error_message(&err)))?;
-    if record.event_metadata.is_shadow() {
-        return Ok(Line::Shadow);
-    }
-    let inference_time = DateTime::parse_from_rfc3339(&record.event_metadata.inference_time).map_err(|err| {
-        LineError::Rejected(
-            RejectReason::BadPayload,
-            format!(
-                "eventMetadata.inferenceTime `{}` is not an ISO-8601 time: {err}",
-                record.event_metadata.inference_time
-            ),
-        )
-    })?;
-    if window.is_some_and(|w| !w.contains(inference_time.with_timezone(&Utc))) {
-        return Ok(Line::OutsideWindow);
-    }
+    let record = match record_in_window(line, window)? {
+        Ok((_, record)) => record,
+        Err(skipped) => return Ok(skipped),
+    };
     let capture = &record.capture_data;
     let (output, input) = (capture.endpoint_output.as_ref(), capture.endpoint_input.as_ref());
     if let (Some(output), Some(input)) = (output, input) {
@@ -371,6 +416,37 @@ fn read_capture_line<'a>(
             .map(|()| Line::Rows)
             .map_err(reject("endpointInput")),
     }
+}
+
+/// A capture line's record (and its text) when it is no shadow record and lies in the window;
+/// otherwise which of the two it is.
+type InWindow<'a> = Result<(&'a str, CaptureRecord<'a>), Line>;
+
+fn record_in_window(line: &[u8], window: Option<Window>) -> Result<InWindow<'_>, LineError> {
+    let text = std::str::from_utf8(line).map_err(|err| {
+        LineError::Rejected(
+            RejectReason::InvalidUtf8,
+            format!("invalid UTF-8 at byte {}", err.valid_up_to() + 1),
+        )
+    })?;
+    let record = CaptureRecord::from_line(text)
+        .map_err(|err| LineError::Rejected(RejectReason::MalformedJson, crate::dataset::json_error_message(&err)))?;
+    if record.event_metadata.is_shadow() {
+        return Ok(Err(Line::Shadow));
+    }
+    let inference_time = DateTime::parse_from_rfc3339(&record.event_metadata.inference_time).map_err(|err| {
+        LineError::Rejected(
+            RejectReason::BadPayload,
+            format!(
+                "eventMetadata.inferenceTime `{}` is not an ISO-8601 time: {err}",
+                record.event_metadata.inference_time
+            ),
+        )
+    })?;
+    if window.is_some_and(|w| !w.contains(inference_time.with_timezone(&Utc))) {
+        return Ok(Err(Line::OutsideWindow));
+    }
+    Ok(Ok((text, record)))
 }
 
 /// Decodes a payload into `rows`, borrowing from the capture line where the payload is verbatim

@@ -34,6 +34,10 @@ pub enum EngineError {
     },
     #[error("{path}: duplicate column name `{name}` in the header")]
     DuplicateColumn { path: PathBuf, name: String },
+    /// The user's record preprocessor cannot run (it does not import, lacks its handler, or its
+    /// runner failed): Python's error, with the script named.
+    #[error("{0}")]
+    Script(String),
     #[error(transparent)]
     Sketch(#[from] crate::sketch::SketchError),
     #[error(transparent)]

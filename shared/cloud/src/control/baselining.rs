@@ -39,6 +39,8 @@ pub struct BaseliningSpec {
     /// `Environment.post_analytics_processor_script`, in S3.
     pub post_analytics_processor_script: Option<ObjectUri>,
     pub max_runtime_seconds: u32,
+    /// The job's `Environment`, which its scripts see (as the container exports it).
+    pub environment: std::collections::BTreeMap<String, String>,
 }
 
 impl BaseliningSpec {
@@ -116,6 +118,7 @@ impl BaseliningSpec {
             max_runtime_seconds: job
                 .stopping_condition
                 .map_or(DEFAULT_MAX_RUNTIME_SECONDS, |s| s.max_runtime_in_seconds),
+            environment: environment.clone(),
         })
     }
 

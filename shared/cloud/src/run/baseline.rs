@@ -6,16 +6,23 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use modelmon_engine::dataset::profile_dataset;
-use modelmon_engine::profile::RecordAccount;
+use std::collections::BTreeMap;
+
+use modelmon_engine::analysis::InputFormat;
+use modelmon_engine::dataset::profile_dataset_through;
+use modelmon_engine::preprocess::RecordPreprocessor;
+use modelmon_engine::profile::{DatasetProfile, RecordAccount};
 use modelmon_engine::suggest::suggest_constraints;
+use modelmon_engine::EngineError;
 use modelmon_formats::constraints::CategoricalDriftMethod;
 use modelmon_report::BaselineReport;
 use serde::{Deserialize, Serialize};
 
 use super::fetch::{account_in_terms_of, download, in_terms_of};
+use super::scripts::{load_script, record_format, BlockingPreprocessor, PostAnalyticsProcessor, Preprocessor};
 use crate::control::baselining::baseline_format;
-use crate::ports::ObjectStore;
+use crate::control::job::JobScripts;
+use crate::ports::{ObjectStore, ScriptRunner};
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,10 +36,15 @@ pub struct BaselineJob {
 }
 
 /// What a processing job may ask for beyond the dataset (its `Environment`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct BaselineOptions {
     /// The suggested constraints' `categorical_drift_method` (`LInfinity` when not given).
     pub categorical_drift_method: Option<CategoricalDriftMethod>,
+    /// The user's scripts (`record_preprocessor_script`, `post_analytics_processor_script`),
+    /// the job's environment they see, and where they run.
+    pub scripts: JobScripts,
+    pub environment: BTreeMap<String, String>,
+    pub runner: Option<Arc<dyn ScriptRunner>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,8 +53,11 @@ pub struct BaselineOutputs {
     pub constraints: String,
     /// The baseline's page (report.html; its report.json is beside it).
     pub report: String,
-    /// Records read = analysed + rejected, with examples of each rejection.
+    /// Records read = analysed + rejected (+ dropped by a preprocessor), with examples of each
+    /// rejection.
     pub records: RecordAccount,
+    /// The files a post-analytics processor wrote beside the baseline.
+    pub post_analytics_files: Vec<String>,
 }
 
 /// Baselines the job's dataset; `allowed` refuses sources and outputs in other buckets.
@@ -108,10 +123,29 @@ pub async fn run_baseline_with(
     download(store, &targets).await?;
     let source_root = root.to_string();
     let input = dir.clone();
-    let profile = tokio::task::spawn_blocking(move || profile_dataset(&[input], format, &mut |_| {}))
-        .await
-        .map_err(|join| CloudError::Internal(format!("the baseline task failed: {join}")))?
-        .map_err(|err| CloudError::Data(in_terms_of(&err.to_string(), &dir, &source_root)))?;
+    let preprocessor = match &options.scripts.record_preprocessor {
+        Some(uri) => {
+            let script = load_script(store.as_ref(), uri).await?;
+            let records = record_format(InputFormat::Dataset(format));
+            let preprocessor = Preprocessor::new(runner(options, uri)?, script, options.environment.clone(), records);
+            Some(BlockingPreprocessor::new(
+                preprocessor,
+                tokio::runtime::Handle::current(),
+            ))
+        }
+        None => None,
+    };
+    let profile = tokio::task::spawn_blocking(move || {
+        let mut profile = DatasetProfile::default();
+        let preprocessor = preprocessor.as_ref().map(|p| p as &dyn RecordPreprocessor);
+        profile_dataset_through(&[input], format, preprocessor, &mut profile, &mut |_| {}).map(|()| profile)
+    })
+    .await
+    .map_err(|join| CloudError::Internal(format!("the baseline task failed: {join}")))?
+    .map_err(|err| match err {
+        EngineError::Script(message) => CloudError::Script(in_terms_of(&message, &dir, &source_root)),
+        other => CloudError::Data(in_terms_of(&other.to_string(), &dir, &source_root)),
+    })?;
     if profile.item_count() == 0 {
         return Err(CloudError::Data(format!(
             "{}: the dataset has no records to baseline ({})",
@@ -139,10 +173,40 @@ pub async fn run_baseline_with(
             .put(&output.join(file.name), file.bytes, file.content_type)
             .await?;
     }
+    let statistics_uri = output.join("statistics.json");
+    let constraints_uri = output.join("constraints.json");
+    let mut post_analytics_files = Vec::new();
+    if let Some(uri) = &options.scripts.post_analytics_processor {
+        let script = load_script(store.as_ref(), uri).await?;
+        let mut environment = options.environment.clone();
+        environment.insert("dataset_format".into(), job.dataset_format.clone());
+        let processor = PostAnalyticsProcessor::new(runner(options, uri)?, script, environment);
+        let inputs = [
+            ("output/statistics.json".to_string(), statistics_uri.clone()),
+            ("output/constraints.json".to_string(), constraints_uri.clone()),
+        ];
+        let paths = BTreeMap::from([("output_path".to_string(), "output".to_string())]);
+        for (path, bytes) in processor.run(store.as_ref(), &inputs, paths).await? {
+            store
+                .put(&output.join(&path), bytes, "application/octet-stream")
+                .await?;
+            post_analytics_files.push(path);
+        }
+    }
     Ok(BaselineOutputs {
-        statistics: output.join("statistics.json").to_string(),
-        constraints: output.join("constraints.json").to_string(),
+        statistics: statistics_uri.to_string(),
+        constraints: constraints_uri.to_string(),
         report: output.join("report.html").to_string(),
         records: report.records,
+        post_analytics_files,
+    })
+}
+
+fn runner(options: &BaselineOptions, uri: &ObjectUri) -> Result<Arc<dyn ScriptRunner>, CloudError> {
+    options.runner.clone().ok_or_else(|| {
+        CloudError::Config(format!(
+            "the job names the script {uri}, but this deployment has no script runner \
+             (set SCRIPTS_FUNCTION_NAME to the scripts function)"
+        ))
     })
 }

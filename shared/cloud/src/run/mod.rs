@@ -8,6 +8,7 @@ mod baseline;
 pub mod execution_job;
 mod fetch;
 mod processing;
+pub mod scripts;
 
 pub use analyze::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
 pub use baseline::{run_baseline, run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};

@@ -11,9 +11,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::baseline::{run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
 use crate::control::baselining::BaseliningSpec;
+use crate::control::job::JobScripts;
 use crate::control::processing_jobs::{edit_job, Edit};
 use crate::control::records::{epoch_seconds, from_epoch_seconds, ProcessingJobRecord, ProcessingJobStatus};
-use crate::ports::{JobLog, LogLine, ObjectStore, Table};
+use crate::ports::{JobLog, LogLine, ObjectStore, ScriptRunner, Table};
 use crate::{AllowedBuckets, CloudError};
 
 /// ExitMessage and FailureReason hold at most 1,024 characters.
@@ -43,6 +44,7 @@ pub struct ProcessingJobRunner {
     job_log: Arc<dyn JobLog>,
     settings: JobRunSettings,
     allowed_buckets: AllowedBuckets,
+    scripts: Option<Arc<dyn ScriptRunner>>,
 }
 
 /// How the work ended, before it is written down.
@@ -65,7 +67,14 @@ impl ProcessingJobRunner {
             job_log,
             settings,
             allowed_buckets: AllowedBuckets::any(),
+            scripts: None,
         }
+    }
+
+    /// Runs jobs' record preprocessors and post-analytics processors on `scripts`.
+    pub fn with_scripts(mut self, scripts: Arc<dyn ScriptRunner>) -> Self {
+        self.scripts = Some(scripts);
+        self
     }
 
     /// Refuses jobs that name buckets outside `allowed` (every bucket is allowed by default).
@@ -164,18 +173,6 @@ impl ProcessingJobRunner {
             Ok(spec) => spec,
             Err(err) => return Outcome::Failed(err.to_string()),
         };
-        // Stored and validated with the job; running them is not built yet, and a baseline that
-        // silently skipped the user's code would not be the one asked for.
-        let scripts = [
-            ("record_preprocessor_script", &spec.record_preprocessor_script),
-            ("post_analytics_processor_script", &spec.post_analytics_processor_script),
-        ];
-        if let Some((key, Some(uri))) = scripts.into_iter().find(|(_, uri)| uri.is_some()) {
-            return Outcome::Failed(format!(
-                "Environment.{key} {uri}: modelmon does not run record preprocessor or post-analytics \
-                 scripts yet; run the job without it"
-            ));
-        }
         let job = BaselineJob {
             dataset_source: spec.dataset_source.to_string(),
             dataset_format: spec.dataset_format.clone(),
@@ -183,6 +180,12 @@ impl ProcessingJobRunner {
         };
         let options = BaselineOptions {
             categorical_drift_method: spec.categorical_drift_method,
+            scripts: JobScripts {
+                record_preprocessor: spec.record_preprocessor_script.clone(),
+                post_analytics_processor: spec.post_analytics_processor_script.clone(),
+            },
+            environment: spec.environment.clone(),
+            runner: self.scripts.clone(),
         };
         log.line(format!(
             "modelmon {}: baselining job {}",
@@ -325,6 +328,12 @@ fn exit_message(outputs: &BaselineOutputs) -> String {
         if let Some(first) = tally.examples.first() {
             message.push_str(&format!(" First {}: {first}.", reason.as_str()));
         }
+    }
+    if !outputs.post_analytics_files.is_empty() {
+        message.push_str(&format!(
+            " The post-analytics processor ran and wrote {}.",
+            outputs.post_analytics_files.join(", ")
+        ));
     }
     message
 }

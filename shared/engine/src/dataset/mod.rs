@@ -10,6 +10,7 @@ mod parquet;
 
 use std::path::PathBuf;
 
+use crate::preprocess::RecordPreprocessor;
 use crate::profile::DatasetProfile;
 use crate::EngineError;
 
@@ -85,10 +86,27 @@ pub fn profile_dataset_into(
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
 ) -> Result<(), EngineError> {
+    profile_dataset_through(paths, format, None, profile, progress)
+}
+
+/// Like [`profile_dataset_into`], each record going through `preprocessor` when there is one
+/// (see [`crate::preprocess`]).
+pub fn profile_dataset_through(
+    paths: &[PathBuf],
+    format: DatasetFormat,
+    preprocessor: Option<&dyn RecordPreprocessor>,
+    profile: &mut DatasetProfile,
+    progress: ProgressFn<'_>,
+) -> Result<(), EngineError> {
     let files = list_data_files(paths, format)?;
     let mut reading = Reading::new(&files, progress);
     let mut csv_header: Option<(PathBuf, Vec<String>)> = None;
     for file in &files {
+        if let Some(preprocessor) = preprocessor {
+            crate::preprocess::profile_dataset_file(file, format, preprocessor, profile, &mut reading)?;
+            reading.file_done(file, profile.records.read);
+            continue;
+        }
         match format {
             DatasetFormat::Csv { header } => {
                 csv::profile_csv_file(file, header, &mut csv_header, profile, &mut reading)?

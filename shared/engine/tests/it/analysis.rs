@@ -315,6 +315,7 @@ fn run(paths: &[PathBuf], format: InputFormat, window: Option<Window>) -> Analys
         window,
         baseline: &b.statistics,
         constraints: &b.constraints,
+        preprocessor: None,
     };
     let analysis = analyze(&request, &mut |_| {}).unwrap_or_else(|e| panic!("analysis failed: {e}"));
     let records = &analysis.records;

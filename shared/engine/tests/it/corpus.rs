@@ -392,6 +392,7 @@ fn capture_corpus() {
             window: window(case),
             baseline: &statistics,
             constraints: &constraints,
+            preprocessor: None,
         };
         (analysed(analyze(&request, &mut |_| {})), file)
     });
@@ -423,6 +424,7 @@ fn dataset_corpus(kind: &str, suffix: &str, format: impl Fn(&Case) -> DatasetFor
                     window: None,
                     baseline: &statistics,
                     constraints: &constraints,
+                    preprocessor: None,
                 },
                 &mut |_| {},
             )),
@@ -491,6 +493,7 @@ fn baseline_corpus() {
             window: None,
             baseline: &statistics,
             constraints: &constraints,
+            preprocessor: None,
         };
         (analysed(analyze(&request, &mut |_| {})), shown)
     });
