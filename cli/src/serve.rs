@@ -56,6 +56,10 @@ pub struct ServeArgs {
     region: String,
     #[arg(long, default_value = "123456789012")]
     account_id: String,
+    /// Monitoring schedules at most (more are refused with ResourceLimitExceeded, as SageMaker
+    /// refuses past an account's quota).
+    #[arg(long, default_value_t = 1000)]
+    max_schedules: usize,
     /// How long a baselining job may go without a sign of life before it counts as failed (its
     /// runner looks for a Stop every sixth of this).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
@@ -86,7 +90,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let settings = ControlSettings {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
-        max_schedules: 1000,
+        max_schedules: args.max_schedules,
     };
     // Users' scripts on this machine's Python 3, started at a job's first script.
     let scripts: Arc<dyn ScriptRunner> = Arc::new(LocalPython::from_env().map_err(CliError::Script)?);
@@ -106,6 +110,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         ControlPlane::new(table.clone(), scheduler.clone(), settings)
             .with_job_launcher(Arc::new(InProcessLauncher::new(jobs))),
     );
+    let state_report = check_state(&table, &scheduler, &plane).await?;
     let runner = Arc::new(
         AnalysisRunner::new(
             table,
@@ -127,6 +132,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         "modelmon serve: listening on http://{address} (state in {}, objects in {objects})",
         args.state.display(),
     );
+    for line in state_report {
+        println!("modelmon serve: {line}");
+    }
     tokio::spawn(fire_due_schedules(scheduler, runner));
     loop {
         let connection = tokio::select! {
@@ -145,6 +153,62 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             }
         });
     }
+}
+
+/// Reads the whole state back before serving: counts what is there, names what cannot be read
+/// back (left in place), removes the temp files of writes a crash interrupted, and brings the
+/// timers in line with their records. Returns the lines to print, the summary last.
+async fn check_state(
+    table: &Arc<FileTable>,
+    scheduler: &Arc<LocalScheduler>,
+    plane: &ControlPlane,
+) -> Result<Vec<String>, CliError> {
+    let failed = |err: &dyn std::fmt::Display| CliError::Usage(format!("cannot check the state: {err}"));
+    let (table_files, timer_file) = (Arc::clone(table), Arc::clone(scheduler));
+    let checked = tokio::task::spawn_blocking(move || {
+        let timers = timer_file.check()?;
+        let specs = if timers.unreadable.is_empty() {
+            Some(timer_file.specs()?)
+        } else {
+            None
+        };
+        Ok::<_, modelmon_cloud::CloudError>((table_files.check()?, timers, specs))
+    });
+    let (items, timers, specs) = checked.await.map_err(|e| failed(&e))?.map_err(|e| failed(&e))?;
+    let counts: Vec<String> = items
+        .counts
+        .iter()
+        .chain(&timers.counts)
+        .filter(|(_, count)| **count > 0)
+        .map(|(kind, count)| format!("{kind} {count}"))
+        .collect();
+    let unreadable: Vec<_> = items.unreadable.iter().chain(&timers.unreadable).collect();
+    let mut lines: Vec<String> = unreadable
+        .iter()
+        .map(|err| {
+            format!("cannot read back {err} (left in place: requests that need it fail until it is fixed or removed)")
+        })
+        .collect();
+    let repaired = match specs {
+        Some(specs) if unreadable.is_empty() => {
+            let repairs = plane.reconcile(specs).await.map_err(|e| failed(&e))?;
+            lines.extend(repairs.iter().map(|note| format!("repaired {note}")));
+            repairs.len().to_string()
+        }
+        _ => "timers not compared with their records while a file cannot be read back, so 0".into(),
+    };
+    // The summary comes last: a reader knows the report ends with it.
+    lines.push(format!(
+        "state checked: {}; {} unreadable; {repaired} repaired; {} temp files of interrupted writes removed",
+        if counts.is_empty() {
+            "empty".to_string()
+        } else {
+            counts.join(", ")
+        },
+        unreadable.len(),
+        items.temps_removed + timers.temps_removed
+    ));
+    Ok(lines)
 }
 
 /// Where objects are, where processing jobs' log lines go, and the store's description.

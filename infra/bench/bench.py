@@ -339,6 +339,16 @@ def scripts_only():
     log(f"rewrote the users' scripts section of {OUT_MD}")
 
 
+def write_markdown(text):
+    """Writes BENCHMARKS.md, keeping the sections other scripts write: the load benchmark's
+    (infra/bench/load.py) and the report page's (infra/bench/report_bench.py)."""
+    old = OUT_MD.read_text() if OUT_MD.exists() else ""
+    for begin, end in [("<!-- report-bench:start -->", "<!-- report-bench:end -->"), ("<!-- load:begin -->", "<!-- load:end -->")]:
+        if begin in old and end in old:
+            text = text.rstrip("\n") + "\n\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    OUT_MD.write_text(text)
+
+
 def main():
     data_dir = DATA_ROOT / f"gb-{GB:g}"
     out_dir = data_dir / "out"
@@ -434,7 +444,7 @@ def main():
         if isinstance(value, dict):
             value.pop("stdout", None)
     (data_dir / "results.json").write_text(json.dumps(results, indent=1))
-    OUT_MD.write_text(markdown(results, data_dir))
+    write_markdown(markdown(results, data_dir))
     log(f"wrote {OUT_MD} and {data_dir / 'results.json'} in {results['total_seconds']:.0f} s")
 
 
@@ -745,6 +755,6 @@ if __name__ == "__main__":
     elif sys.argv[1:] == ["--markdown-only"]:
         # Rewrites BENCHMARKS.md from the last results.json of this scale, measuring nothing.
         scale_dir = DATA_ROOT / f"gb-{GB:g}"
-        OUT_MD.write_text(markdown(json.loads((scale_dir / "results.json").read_text()), scale_dir))
+        write_markdown(markdown(json.loads((scale_dir / "results.json").read_text()), scale_dir))
     else:
         main()

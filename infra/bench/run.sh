@@ -7,10 +7,13 @@
 #
 #   infra/bench/run.sh                 # full scale: a 1 GiB CSV, 1M capture records
 #   BENCH_GB=0.1 infra/bench/run.sh    # quick
+#   infra/bench/run.sh report          # only the report page against Evidently (issue 16)
 #   infra/bench/run.sh scripts         # only users' scripts (issue 14): rewrites that section
 #
 # Other knobs (see bench.py): BENCH_RECORDS, BENCH_SCRIPTS_RECORDS, BENCH_REPEAT,
-# BENCH_WHYLOGS_REPEAT, BENCH_COLD_RUNS, BENCH_PERF=1, BENCH_DATA, BENCH_OUT, BENCH_VENV.
+# BENCH_WHYLOGS_REPEAT, BENCH_COLD_RUNS, BENCH_PERF=1, BENCH_DATA, BENCH_OUT, BENCH_VENV (the
+# peers' venv); report_bench.py's BENCH_REPORT_ROWS, BENCH_REPORT_FEATURES, BENCH_REPORT_REPEAT,
+# BENCH_EVIDENTLY_REPEAT, BENCH_REPORT_BUILD (the profile the table names).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/modelmon/target}"
@@ -31,9 +34,9 @@ scripts)
     cargo build --release --quiet -p modelmon-cli -p modelmon-bench --bin modelmon --bin bench-gen
     exec "$PYTHON" infra/bench/bench.py --scripts-only
     ;;
-all) ;;
+all | report) ;;
 *)
-    echo "usage: infra/bench/run.sh [all|scripts]" >&2
+    echo "usage: infra/bench/run.sh [all|report|scripts]" >&2
     exit 2
     ;;
 esac
@@ -51,4 +54,7 @@ if ! cmp -s "$requirements" "$VENV/requirements.txt" 2>/dev/null; then
 fi
 
 export VENV_PY="$VENV/bin/python"
-exec "$PYTHON" infra/bench/bench.py
+case "$SECTION" in
+  report) exec "$PYTHON" infra/bench/report_bench.py ;;
+  all) "$PYTHON" infra/bench/bench.py && exec "$PYTHON" infra/bench/report_bench.py ;;
+esac

@@ -173,18 +173,26 @@ pub struct Item {
     pub body: serde_json::Value,
 }
 
-/// Schedules, job definitions, executions and processing jobs, with conditional writes.
+/// Schedules, job definitions, executions and processing jobs, with conditional writes: every write names the
+/// state it expects (no item, or the version it read), so of concurrent writers that read the
+/// same state exactly one succeeds and the others learn that they lost. An adapter recognises
+/// its own write when a retried call (after a lost answer) meets it, so a write that took
+/// effect never reports that it lost (deletes excepted: a retried delete finds nothing, and
+/// says `ItemNotFound`; callers that must tell apart mark the item first, see
+/// `control::lifecycle`).
 #[async_trait]
 pub trait Table: Send + Sync {
     /// Writes a new item; `CloudError::AlreadyExists` if the key is taken. Of concurrent inserts
-    /// of one key exactly one succeeds.
+    /// of one key exactly one succeeds. `item.version` is the first version: 1, or a number
+    /// above every version an earlier item of this key had (see `control::records::first_version`).
     async fn insert(&self, item: &Item) -> Result<(), CloudError>;
     async fn get(&self, key: &ItemKey) -> Result<Option<Item>, CloudError>;
     /// Replaces the item if its stored version is `item.version - 1`; otherwise
     /// `CloudError::VersionConflict` (or `ItemNotFound` when it is gone).
     async fn update(&self, item: &Item) -> Result<(), CloudError>;
-    /// Deletes the item; deleting a missing item is not an error.
-    async fn delete(&self, key: &ItemKey) -> Result<(), CloudError>;
+    /// Deletes the item if its stored version is `version`; otherwise
+    /// `CloudError::VersionConflict` (or `ItemNotFound` when there is none).
+    async fn delete(&self, key: &ItemKey, version: u64) -> Result<(), CloudError>;
     /// All items of a kind (executions: of every schedule).
     async fn list(&self, kind: ItemKind) -> Result<Vec<Item>, CloudError>;
     /// The executions of one schedule.

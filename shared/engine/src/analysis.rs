@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use modelmon_formats::{ConstraintViolations, Constraints, Statistics};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{profile_capture, CaptureSummary, Window};
 use crate::checks::{run_checks, CheckReport};
@@ -36,7 +36,7 @@ pub struct AnalysisRequest<'a> {
 }
 
 /// How a run ended, in SageMaker's execution statuses plus modelmon's explicit "no data".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     Completed,
     CompletedWithViolations,

@@ -12,6 +12,7 @@ use modelmon_engine::dataset::parse_manifest;
 use modelmon_engine::preprocess::RecordPreprocessor;
 use modelmon_engine::EngineError;
 use modelmon_formats::{from_json_slice, Constraints, Statistics};
+use modelmon_report::RunContext;
 use serde::{Deserialize, Serialize};
 
 use super::execution_job::{self, ExecutionFacts};
@@ -21,6 +22,7 @@ use super::scripts::{
 };
 use crate::control::expression::{window, Expression};
 use crate::control::job::{JobInput, JobSpec, CAPTURE_DESTINATION_KEY};
+use crate::control::lifecycle::is_deleting;
 use crate::control::records::{
     decode, encode, epoch_seconds, from_epoch_seconds, ExecutionRecord, ExecutionStatus, ExecutionSummary,
     PostAnalyticsRun, ScheduleRecord, ScheduleStatus,
@@ -112,7 +114,9 @@ impl AnalysisRunner {
     /// with the reason, and a retried delivery runs it again.
     pub async fn run(&self, event: &ScheduledRun) -> Result<RunResult, CloudError> {
         let schedule_key = ItemKey::Schedule(event.schedule_name.clone());
-        let Some(schedule_item) = self.table.get(&schedule_key).await? else {
+        let schedule_item = self.table.get(&schedule_key).await?;
+        // A schedule being deleted is gone already (its timer may fire once more meanwhile).
+        let Some(schedule_item) = schedule_item.filter(|item| !is_deleting(&item.body)) else {
             return Ok(RunResult::Skipped(format!(
                 "monitoring schedule '{}' does not exist",
                 event.schedule_name
@@ -290,6 +294,7 @@ impl AnalysisRunner {
         job.check_buckets(&self.allowed_buckets)?;
         let statistics: Statistics = self.read_json(&job.baseline_statistics).await?;
         let constraints: Constraints = self.read_json(&job.baseline_constraints).await?;
+        let monitoring_config = constraints.monitoring_config.clone();
         let scratch = match &self.settings.scratch {
             Some(dir) => tempfile::tempdir_in(dir),
             None => tempfile::tempdir(),
@@ -356,24 +361,28 @@ impl AnalysisRunner {
 
         let endpoint = job.endpoint_name();
         let report_uri = report_folder(job, &schedule.monitoring_schedule_name, scheduled_time);
-        if analysis.outcome != Outcome::NoData {
-            let statistics = analysis.statistics.to_json().into_bytes();
+        let (input, input_format) = match &job.input {
+            JobInput::Endpoint { .. } => (source_root, "capture".to_string()),
+            JobInput::BatchTransform { destination, format } => (
+                destination.to_string(),
+                format!("{} from batch-transform manifests", format.name()),
+            ),
+        };
+        let context = RunContext {
+            schedule: Some(schedule.monitoring_schedule_name.clone()),
+            endpoint: endpoint.map(str::to_string),
+            scheduled_time: Some(scheduled_time),
+            window: Some(window.into()),
+            baseline_statistics: Some(job.baseline_statistics.to_string()),
+            baseline_constraints: Some(job.baseline_constraints.to_string()),
+            inputs: vec![input],
+            input_format: Some(input_format),
+        };
+        for file in modelmon_report::run_files(&analysis, &monitoring_config, context) {
             self.store
-                .put(&report_uri.join("statistics.json"), statistics, "application/json")
-                .await?;
-            let violations = analysis.violations().to_json().into_bytes();
-            self.store
-                .put(
-                    &report_uri.join("constraint_violations.json"),
-                    violations,
-                    "application/json",
-                )
+                .put(&report_uri.join(file.name), file.bytes, file.content_type)
                 .await?;
         }
-        let report = serde_json::to_vec_pretty(&analysis).expect("the report is plain data");
-        self.store
-            .put(&report_uri.join("report.json"), report, "application/json")
-            .await?;
         if job.environment.get("publish_cloudwatch_metrics").map(String::as_str) != Some("Disabled") {
             self.publish(&schedule.monitoring_schedule_name, endpoint, window.end, &analysis)
                 .await?;
@@ -604,6 +613,9 @@ impl AnalysisRunner {
             let Ok(Some(item)) = self.table.get(key).await else {
                 return;
             };
+            if is_deleting(&item.body) {
+                return;
+            }
             let Ok(mut schedule) = decode::<ScheduleRecord>(&item) else {
                 return;
             };

@@ -13,4 +13,5 @@ mod aws_stack;
 mod common;
 mod control_plane;
 mod processing_jobs;
+mod races;
 mod scripts;
