@@ -20,6 +20,7 @@ use super::fetch::{account_in_terms_of, download, in_terms_of};
 use super::scripts::{
     dataset_format_variable, load_script, record_format, BlockingPreprocessor, PostAnalyticsProcessor, Preprocessor,
 };
+use super::truncate;
 use crate::control::expression::{window, Expression};
 use crate::control::job::{JobInput, JobSpec, CAPTURE_DESTINATION_KEY};
 use crate::control::lifecycle::is_deleting;
@@ -679,15 +680,4 @@ fn report_folder(job: &JobSpec, schedule_name: &str, scheduled_time: DateTime<Ut
 /// Failures a later delivery may not meet again: the AWS services', the file system's.
 fn is_transient(err: &CloudError) -> bool {
     matches!(err, CloudError::Aws { .. } | CloudError::Io { .. })
-}
-
-/// FailureReason holds at most 1,024 characters.
-fn truncate(text: &str) -> String {
-    const LIMIT: usize = 1024;
-    if text.chars().count() <= LIMIT {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(LIMIT - 3).collect();
-    cut.push_str("...");
-    cut
 }

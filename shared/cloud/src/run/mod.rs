@@ -13,3 +13,14 @@ pub mod scripts;
 pub use analyze::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
 pub use baseline::{run_baseline, run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
 pub use processing::{JobRunResult, JobRunSettings, ProcessingJobRunner};
+
+/// SageMaker's ExitMessage and FailureReason hold at most 1,024 characters.
+fn truncate(text: &str) -> String {
+    const LIMIT: usize = 1024;
+    if text.chars().count() <= LIMIT {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(LIMIT - 3).collect();
+    cut.push_str("...");
+    cut
+}
