@@ -408,6 +408,10 @@ class Stack:
         bucket, key = split_uri(uri)
         return json.loads(aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
 
+    def content_type(self, uri):
+        bucket, key = split_uri(uri)
+        return aws("s3").head_object(Bucket=bucket, Key=key)["ContentType"]
+
     def item(self, name):
         return (
             aws("dynamodb")
@@ -536,7 +540,15 @@ def test_baseline_function_writes_statistics_and_constraints(stack, baseline):
     assert result["constraints"] == f"{output}/constraints.json", result
     assert result["records"]["read"] == 1000, result
     assert result["records"]["analysed"] == 1000, result
-    assert stack.keys("churn/baseline/") == ["churn/baseline/constraints.json", "churn/baseline/statistics.json"]
+    assert result["report"] == f"{output}/report.html", result
+    assert stack.keys("churn/baseline/") == [
+        "churn/baseline/constraints.json",
+        "churn/baseline/report.html",
+        "churn/baseline/report.json",
+        "churn/baseline/statistics.json",
+    ]
+    assert stack.content_type(result["report"]) == "text/html; charset=utf-8"
+    assert stack.get_json(f"{output}/report.json")["records"]["analysed"] == 1000
     statistics = stack.get_json(result["statistics"])
     assert sorted(feature["name"] for feature in statistics["features"]) == ["age", "plan"]
     constraints = stack.get_json(result["constraints"])
@@ -584,9 +596,14 @@ def test_schedule_run_and_reports_through_the_functions(stack, baseline):
     prefix = split_uri(reports)[1]
     assert stack.keys(prefix) == [
         f"{prefix}constraint_violations.json",
+        f"{prefix}report.html",
         f"{prefix}report.json",
         f"{prefix}statistics.json",
     ]
+    # The page, served as HTML, and what it is drawn from.
+    assert stack.content_type(f"{reports}report.html") == "text/html; charset=utf-8"
+    report = stack.get_json(f"{reports}report.json")
+    assert report["run"]["schedule"] == name and report["run"]["endpoint"] == endpoint, report["run"]
     violations = stack.get_json(f"{reports}constraint_violations.json")["violations"]
     assert {(v["feature_name"], v["constraint_check_type"]) for v in violations} >= {("age", "baseline_drift_check")}
 

@@ -4,13 +4,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use modelmon_engine::dataset::{profile_dataset_through, ReadOptions};
+use modelmon_engine::dataset::{profile_dataset_through, DatasetFormat, ReadOptions};
 use modelmon_engine::profile::DatasetProfile;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::{Constraints, Statistics};
+use modelmon_report::BaselineReport;
 
 use crate::progress::ProgressLine;
-use crate::{summary, write_file, CliError, FormatArg};
+use crate::{summary, write_report, CliError, FormatArg};
 
 #[derive(Args)]
 pub struct BaselineArgs {
@@ -26,7 +27,8 @@ pub struct BaselineArgs {
     /// CSV files have no header line: columns are named _c0, _c1, ...
     #[arg(long = "no-header")]
     no_header: bool,
-    /// Directory for statistics.json and constraints.json.
+    /// Directory for statistics.json and constraints.json (and modelmon's report.json and
+    /// report.html).
     #[arg(long, value_name = "DIR")]
     output: PathBuf,
     /// Threads that read and profile the dataset (default: one per core); the baseline is the
@@ -77,16 +79,16 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
             profile.records.summary()
         )));
     }
-    let (statistics, _) = write_baseline(&profile, &args.output)?;
-    let statistics_path = args.output.join("statistics.json");
-    let constraints_path = args.output.join("constraints.json");
+    let dataset = args.datasets.iter().map(|p| p.display().to_string()).collect();
+    let (statistics, _) = write_baseline(&profile, &args.output, dataset, format)?;
     if !args.quiet {
         print!("{}", summary::records(&profile.records));
         print!("{}", summary::features(&statistics));
         println!(
-            "Wrote {} and {} in {:.2} s",
-            statistics_path.display(),
-            constraints_path.display(),
+            "Wrote {} and {}, the page is {} ({:.2} s)",
+            args.output.join("statistics.json").display(),
+            args.output.join("constraints.json").display(),
+            args.output.join("report.html").display(),
             started.elapsed().as_secs_f64()
         );
     }
@@ -94,11 +96,20 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
 }
 
 /// The baseline of `profile` (its statistics and suggested constraints), written to `dir` as
-/// SageMaker's baselining job writes them.
-pub fn write_baseline(profile: &DatasetProfile, dir: &Path) -> Result<(Statistics, Constraints), CliError> {
+/// SageMaker's baselining job writes them, with modelmon's report.json and report.html beside.
+pub fn write_baseline(
+    profile: &DatasetProfile,
+    dir: &Path,
+    dataset: Vec<String>,
+    format: DatasetFormat,
+) -> Result<(Statistics, Constraints), CliError> {
     let statistics = profile.to_statistics();
     let constraints = suggest_constraints(&statistics);
-    write_file(&dir.join("statistics.json"), &statistics.to_json())?;
-    write_file(&dir.join("constraints.json"), &constraints.to_json())?;
+    let report = BaselineReport::new(dataset, Some(format.name().to_string()), profile.records.clone());
+    write_report(
+        dir,
+        &modelmon_report::baseline_files(&statistics, &constraints, &report),
+        &[],
+    )?;
     Ok((statistics, constraints))
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use modelmon_formats::{ConstraintViolations, Constraints, Statistics};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{list_capture_files, profile_capture_sources, CaptureSummary, Window};
 use crate::checks::{run_checks, CheckReport};
@@ -53,7 +53,7 @@ pub struct AnalysisRequest<'a> {
 }
 
 /// How a run ended, in SageMaker's execution statuses plus modelmon's explicit "no data".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     Completed,
     CompletedWithViolations,

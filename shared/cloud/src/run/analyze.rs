@@ -12,6 +12,7 @@ use modelmon_engine::capture::Window;
 use modelmon_engine::dataset::{parse_manifest, ReadOptions};
 use modelmon_engine::preprocess::RecordPreprocessor;
 use modelmon_formats::{from_json_slice, Constraints, Statistics};
+use modelmon_report::RunContext;
 use serde::{Deserialize, Serialize};
 
 use super::execution_job::{self, ExecutionFacts};
@@ -19,6 +20,7 @@ use super::objects::{data_objects, engine_failure, object_sources};
 use super::scripts::{
     dataset_format_variable, load_script, record_format, BlockingPreprocessor, PostAnalyticsProcessor, Preprocessor,
 };
+use super::truncate;
 use crate::control::expression::{window, Expression};
 use crate::control::job::{JobInput, JobSpec, CAPTURE_DESTINATION_KEY};
 use crate::control::lifecycle::is_deleting;
@@ -349,6 +351,7 @@ impl AnalysisRunner {
         let phase = Instant::now();
         let statistics: Statistics = self.read_json(&job.baseline_statistics).await?;
         let constraints: Constraints = self.read_json(&job.baseline_constraints).await?;
+        let monitoring_config = constraints.monitoring_config.clone();
         timings.baseline_ms = millis(phase.elapsed());
         let phase = Instant::now();
         let (objects, format) = self.list_inputs(job, &window).await?;
@@ -383,25 +386,32 @@ impl AnalysisRunner {
 
         let endpoint = job.endpoint_name();
         let report_uri = report_folder(job, &schedule.monitoring_schedule_name, scheduled_time);
+        let (input, input_format) = match &job.input {
+            JobInput::Endpoint { endpoint_name } => (
+                self.capture_destination(job)?.join(endpoint_name).as_prefix().to_string(),
+                "capture".to_string(),
+            ),
+            JobInput::BatchTransform { destination, format } => (
+                destination.to_string(),
+                format!("{} from batch-transform manifests", format.name()),
+            ),
+        };
+        let context = RunContext {
+            schedule: Some(schedule.monitoring_schedule_name.clone()),
+            endpoint: endpoint.map(str::to_string),
+            scheduled_time: Some(scheduled_time),
+            window: Some(window.into()),
+            baseline_statistics: Some(job.baseline_statistics.to_string()),
+            baseline_constraints: Some(job.baseline_constraints.to_string()),
+            inputs: vec![input],
+            input_format: Some(input_format),
+        };
         let phase = Instant::now();
-        if analysis.outcome != Outcome::NoData {
-            let statistics = analysis.statistics.to_json().into_bytes();
+        for file in modelmon_report::run_files(&analysis, &monitoring_config, context) {
             self.store
-                .put(&report_uri.join("statistics.json"), statistics, "application/json")
-                .await?;
-            let violations = analysis.violations().to_json().into_bytes();
-            self.store
-                .put(
-                    &report_uri.join("constraint_violations.json"),
-                    violations,
-                    "application/json",
-                )
+                .put(&report_uri.join(file.name), file.bytes, file.content_type)
                 .await?;
         }
-        let report = serde_json::to_vec_pretty(&analysis).expect("the report is plain data");
-        self.store
-            .put(&report_uri.join("report.json"), report, "application/json")
-            .await?;
         timings.writes_ms = millis(phase.elapsed());
         timings.reports_written_ms = millis(started.elapsed());
         if job.environment.get("publish_cloudwatch_metrics").map(String::as_str) != Some("Disabled") {
@@ -729,15 +739,4 @@ fn report_folder(job: &JobSpec, schedule_name: &str, scheduled_time: DateTime<Ut
 /// Failures a later delivery may not meet again: the AWS services', the file system's.
 fn is_transient(err: &CloudError) -> bool {
     matches!(err, CloudError::Aws { .. } | CloudError::Io { .. })
-}
-
-/// FailureReason holds at most 1,024 characters.
-fn truncate(text: &str) -> String {
-    const LIMIT: usize = 1024;
-    if text.chars().count() <= LIMIT {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(LIMIT - 3).collect();
-    cut.push_str("...");
-    cut
 }

@@ -14,6 +14,7 @@ use modelmon_engine::preprocess::RecordPreprocessor;
 use modelmon_engine::profile::{DatasetProfile, RecordAccount};
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::constraints::CategoricalDriftMethod;
+use modelmon_report::BaselineReport;
 use serde::{Deserialize, Serialize};
 
 use super::objects::{data_objects, engine_failure, object_sources};
@@ -49,6 +50,8 @@ pub struct BaselineOptions {
 pub struct BaselineOutputs {
     pub statistics: String,
     pub constraints: String,
+    /// The baseline's page (report.html; its report.json is beside it).
+    pub report: String,
     /// Records read = analysed + rejected (+ dropped by a preprocessor), with examples of each
     /// rejection.
     pub records: RecordAccount,
@@ -153,14 +156,18 @@ pub async fn run_baseline_with(
             .distribution_constraints
             .categorical_drift_method = method;
     }
+    let report = BaselineReport::new(
+        vec![job.dataset_source.clone()],
+        Some(format.name().to_string()),
+        records,
+    );
+    for file in modelmon_report::baseline_files(&statistics, &constraints, &report) {
+        store
+            .put(&output.join(file.name), file.bytes, file.content_type)
+            .await?;
+    }
     let statistics_uri = output.join("statistics.json");
     let constraints_uri = output.join("constraints.json");
-    store
-        .put(&statistics_uri, statistics.to_json().into_bytes(), "application/json")
-        .await?;
-    store
-        .put(&constraints_uri, constraints.to_json().into_bytes(), "application/json")
-        .await?;
     let mut post_analytics_files = Vec::new();
     if let Some(uri) = &options.scripts.post_analytics_processor {
         let script = load_script(store.as_ref(), uri).await?;
@@ -182,7 +189,8 @@ pub async fn run_baseline_with(
     Ok(BaselineOutputs {
         statistics: statistics_uri.to_string(),
         constraints: constraints_uri.to_string(),
-        records,
+        report: output.join("report.html").to_string(),
+        records: report.records,
         post_analytics_files,
     })
 }

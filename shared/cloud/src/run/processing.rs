@@ -10,15 +10,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::baseline::{run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
+use super::truncate;
 use crate::control::baselining::BaseliningSpec;
 use crate::control::job::JobScripts;
 use crate::control::processing_jobs::{edit_job, Edit};
 use crate::control::records::{epoch_seconds, from_epoch_seconds, ProcessingJobRecord, ProcessingJobStatus};
 use crate::ports::{JobLog, LogLine, ObjectStore, ScriptRunner, Table};
 use crate::{AllowedBuckets, CloudError};
-
-/// ExitMessage and FailureReason hold at most 1,024 characters.
-const MESSAGE_LIMIT: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct JobRunSettings {
@@ -53,6 +51,26 @@ enum Outcome {
     Failed(String),
     Stopped,
 }
+
+impl Outcome {
+    fn status(&self) -> ProcessingJobStatus {
+        match self {
+            Outcome::Completed(_) => ProcessingJobStatus::Completed,
+            Outcome::Failed(_) => ProcessingJobStatus::Failed,
+            Outcome::Stopped => ProcessingJobStatus::Stopped,
+        }
+    }
+
+    fn log_line(&self) -> String {
+        match self {
+            Outcome::Completed(message) => format!("Completed: {message}"),
+            Outcome::Failed(reason) => format!("Failed: {reason}"),
+            Outcome::Stopped => format!("Stopped: {STOPPED_MESSAGE}"),
+        }
+    }
+}
+
+const STOPPED_MESSAGE: &str = "Stopped by StopProcessingJob.";
 
 impl ProcessingJobRunner {
     pub fn new(
@@ -105,20 +123,23 @@ impl ProcessingJobRunner {
         );
         tracing::info!(job = %job_name, "baselining job started");
         let outcome = self.execute(&record, started, deadline, &mut log).await;
+        // The last line is written before the end state, so a reader that sees the job ended
+        // (the SDK's `wait(logs=True)` reads once more then) finds it.
+        let expected = outcome.status();
+        log.line(outcome.log_line());
+        log.flush().await;
         let ended = self.end(job_name, outcome).await?;
-        match ended.processing_job_status {
-            ProcessingJobStatus::Completed => log.line(format!(
-                "Completed: {}",
-                ended.exit_message.as_deref().unwrap_or_default()
-            )),
-            ProcessingJobStatus::Failed => log.line(format!(
-                "Failed: {}",
-                ended.failure_reason.as_deref().unwrap_or_default()
-            )),
-            status => log.line(format!(
-                "{status:?}: {}",
-                ended.exit_message.as_deref().unwrap_or_default()
-            )),
+        if ended.processing_job_status != expected {
+            // A Stop came first, or another runner ended the job.
+            log.line(format!(
+                "{:?}: {}",
+                ended.processing_job_status,
+                ended
+                    .exit_message
+                    .as_deref()
+                    .or(ended.failure_reason.as_deref())
+                    .unwrap_or_default()
+            ));
         }
         log.flush().await;
         tracing::info!(job = %job_name, status = ?ended.processing_job_status, "baselining job ended");
@@ -257,7 +278,7 @@ impl ProcessingJobRunner {
             match (record.processing_job_status, &outcome) {
                 (ProcessingJobStatus::Stopping, _) | (ProcessingJobStatus::InProgress, Outcome::Stopped) => {
                     record.processing_job_status = ProcessingJobStatus::Stopped;
-                    record.exit_message = Some("Stopped by StopProcessingJob.".into());
+                    record.exit_message = Some(STOPPED_MESSAGE.into());
                 }
                 (ProcessingJobStatus::InProgress, Outcome::Completed(message)) => {
                     record.processing_job_status = ProcessingJobStatus::Completed;
@@ -336,15 +357,6 @@ fn exit_message(outputs: &BaselineOutputs) -> String {
         ));
     }
     message
-}
-
-fn truncate(text: &str) -> String {
-    if text.chars().count() <= MESSAGE_LIMIT {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(MESSAGE_LIMIT - 3).collect();
-    cut.push_str("...");
-    cut
 }
 
 async fn sleep_until(at: DateTime<Utc>) {
