@@ -17,6 +17,12 @@ b. actions: the AWS actions a function's code can call equal the actions its tem
             a name reaches every function of that name). Test-only code (`#[cfg(test)]` items,
             free functions in the adapters such as `create_table`) is ignored.
 
+Python functions (the scripts function, users' code) are held to the same two checks: the
+upper-case variables their code reads (`os.environ["X"]`, `os.environ.get("X")`, `os.getenv`;
+lower-case ones are the SageMaker job's own, set per request) are the ones the template sets, and
+since their code imports no AWS SDK (importing boto3 or botocore is itself a failure), their
+policy must allow nothing.
+
 Usage: python3 infra/check_template.py [--verbose]; exit status 1 on any failure.
 """
 
@@ -34,8 +40,8 @@ TEMPLATE = ROOT / "template.yaml"
 CLOUD_SRC = ROOT / "shared" / "cloud" / "src"
 AWS_SRC = CLOUD_SRC / "aws"
 
-# Set by Lambda itself for every function.
-SET_BY_LAMBDA = {"AWS_REGION"}
+# Set by Lambda itself for every function (the trace id for each invocation).
+SET_BY_LAMBDA = {"AWS_REGION", "_X_AMZN_TRACE_ID"}
 # Read by the code but deliberately left unset in the template, with the reason.
 DELIBERATELY_UNSET = {
     "S3_FORCE_PATH_STYLE": "only for S3 emulators such as moto; real S3 uses virtual-hosted addressing",
@@ -282,6 +288,39 @@ def settings_env() -> dict[str, set[str]]:
     return result
 
 
+def is_python(resource: dict) -> bool:
+    return str(resource.get("Properties", {}).get("Runtime", "")).startswith("python")
+
+
+def python_functions(template: dict) -> dict[str, Path]:
+    """Logical id -> code folder of every Python function."""
+    return {
+        logical_id: ROOT / resource["Properties"]["CodeUri"]
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::Serverless::Function" and is_python(resource)
+    }
+
+
+def python_env_reads(folder: Path) -> set[str]:
+    """The deployment's variables (upper case) the Python code in `folder` reads."""
+    names = set()
+    for path in sorted(folder.glob("*.py")):
+        text = path.read_text()
+        for pattern in (r'os\.environ\[\s*"([^"]+)"', r'os\.environ\.get\(\s*"([^"]+)"', r'os\.getenv\(\s*"([^"]+)"'):
+            names |= {name for name in re.findall(pattern, text) if name == name.upper()}
+    return names
+
+
+def python_sdk_imports(folder: Path) -> list[str]:
+    """`file: import boto3` for every import of an AWS SDK in the Python code of `folder`."""
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        for line in path.read_text().splitlines():
+            if re.match(r"\s*(import|from)\s+(boto3|botocore|aiobotocore)\b", line):
+                found.append(f"{path.name}: {line.strip()}")
+    return found
+
+
 def function_crates(template: dict) -> dict[str, tuple[str, Path]]:
     """Logical id -> (binary, crate dir) for every function built from this workspace."""
     crates = {}
@@ -290,7 +329,7 @@ def function_crates(template: dict) -> dict[str, tuple[str, Path]]:
         crates[name] = cargo.parent
     result = {}
     for logical_id, resource in template["Resources"].items():
-        if resource.get("Type") == "AWS::Serverless::Function":
+        if resource.get("Type") == "AWS::Serverless::Function" and not is_python(resource):
             binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
             if binary not in crates:
                 raise SystemExit(f"{logical_id}: Binary {binary!r} is no crate under functions/")
@@ -380,7 +419,18 @@ def check_env(template: dict | None = None) -> list[str]:
             failures.append(f"{logical_id} ({binary}): the template sets {name}, which the code never reads")
         for name in sorted(present & set(DELIBERATELY_UNSET)):
             failures.append(f"{logical_id} ({binary}): sets {name}, listed as deliberately unset")
+    for logical_id, folder in python_functions(template).items():
+        read = python_env_reads(folder)
+        present = template_env(template, logical_id) - set(glob_env(template))
+        for name in sorted(read - SET_BY_LAMBDA - present):
+            failures.append(f"{logical_id} (Python): reads {name}, which the template does not set")
+        for name in sorted(present - read):
+            failures.append(f"{logical_id} (Python): the template sets {name}, which the code never reads")
     return failures
+
+
+def glob_env(template: dict) -> dict:
+    return template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
 
 
 def policy_actions(template: dict, logical_id: str) -> tuple[set[str], list[str]]:
@@ -435,6 +485,15 @@ def check_actions(template: dict | None = None, verbose: bool = False) -> list[s
             print(f"{logical_id} ({binary}): code reaches {sorted(needed)}")
             if everything - needed:
                 print(f"  (its adapters could also call {sorted(everything - needed)}; unreachable from main.rs)")
+    for logical_id, folder in python_functions(template).items():
+        for found in python_sdk_imports(folder):
+            failures.append(f"{logical_id} (Python): {found}: its code is meant to call no AWS API")
+        allowed, policy_problems = policy_actions(template, logical_id)
+        failures += policy_problems
+        for action in sorted(allowed):
+            failures.append(f"{logical_id} (Python): the policy allows {action}, which the code never calls")
+        if verbose:
+            print(f"{logical_id} (Python): code reaches no AWS action")
     return failures
 
 

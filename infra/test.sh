@@ -51,6 +51,19 @@ for form in v2 v3; do
   SDK_PIDS+=($!)
 done
 
+step "chromium and fonts for the report page's browser test (tests/test_report_page.py)"
+# Debian's chromium: the archive keeps only its current security release, so the version is
+# Debian's of the day (printed below); the fonts are pinned, so the page renders the same.
+FONTS_VERSION=2.37-6
+if ! command -v chromium >/dev/null || [ "$(dpkg-query -W -f='${Version}' fonts-dejavu-core 2>/dev/null)" != "$FONTS_VERSION" ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    chromium "fonts-dejavu-core=$FONTS_VERSION" >/dev/null
+fi
+chromium --version
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

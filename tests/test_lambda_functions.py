@@ -1,4 +1,4 @@
-"""The three Lambda functions, as built, under the real Lambda runtime API against moto.
+"""The Lambda functions, as built, under the real Lambda runtime API against moto.
 
 `cargo lambda watch --only-lambda-apis` runs the runtime API emulator (and the Function URL and
 Invoke emulations in front of it) without building anything; the prebuilt binaries
@@ -10,7 +10,9 @@ create-schedule starts CreateProcessingJob's jobs by invoking baseline asynchron
 the emulator's Invoke API, behind a proxy that answers `InvocationType: Event` at once as Lambda
 does (tests/proxies.py): cargo lambda itself waits for the function's answer.
 What the functions did is then checked in moto itself: the DynamoDB item, the EventBridge
-Scheduler schedule, the S3 reports, the CloudWatch metrics.
+Scheduler schedule, the S3 reports, the CloudWatch metrics. The scripts function (Python) polls
+its route with awslambdaric's bootstrap (tests/lambda_python_runtime.py), in its code folder, as
+the Python runtime runs it; boto3's `lambda` client invokes it through the emulator's Invoke API.
 
 moto comes from the environment: infra/test.sh runs `moto_start` (infra/moto.sh), which
 exports AWS_ENDPOINT_URL, test credentials and MODELMON_TEST_AWS=1. Each module run uses its
@@ -42,6 +44,10 @@ from botocore.exceptions import ClientError
 from proxies import Proxy
 
 FUNCTIONS = ("create-schedule", "analyze", "baseline")
+SCRIPTS_FUNCTION = "scripts"
+SCRIPTS_CODE = Path(__file__).resolve().parent.parent / "functions" / "scripts"
+PYTHON_RUNTIME = Path(__file__).resolve().parent / "lambda_python_runtime.py"
+TEST_SCRIPTS = Path(__file__).resolve().parent / "scripts"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ANALYZE_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:modelmon-analyze"
@@ -72,6 +78,10 @@ path = "src/main.rs"
 
 [[bin]]
 name = "baseline"
+path = "src/main.rs"
+
+[[bin]]
+name = "scripts"
 path = "src/main.rs"
 
 [workspace]
@@ -229,6 +239,8 @@ class Stack:
             "AWS_REGION": REGION,
             "RUST_LOG": "info",
         }
+        # Users' scripts: the scripts function, invoked synchronously through the emulator's Invoke API.
+        scripts_env = {"SCRIPTS_FUNCTION_NAME": SCRIPTS_FUNCTION, "AWS_ENDPOINT_URL_LAMBDA": self.url}
         own = {
             "create-schedule": {
                 "TABLE_NAME": self.table,
@@ -240,8 +252,8 @@ class Stack:
                 "BASELINE_FUNCTION_NAME": "baseline",
                 "AWS_ENDPOINT_URL_LAMBDA": self.invoke_proxy.url,
             },
-            "analyze": {"TABLE_NAME": self.table, "CAPTURE_DESTINATION_S3_URI": self.capture},
-            "baseline": {"TABLE_NAME": self.table, **self.baseline_env},
+            "analyze": {"TABLE_NAME": self.table, "CAPTURE_DESTINATION_S3_URI": self.capture, **scripts_env},
+            "baseline": {"TABLE_NAME": self.table, **self.baseline_env, **scripts_env},
         }
         for name in FUNCTIONS:
             env = {
@@ -254,10 +266,31 @@ class Stack:
                 "AWS_LAMBDA_RUNTIME_API": f"{runtime_api}/{name}",
             }
             self.spawn(name, [str(binaries / name)], env)
+        # The scripts function gets none of modelmon's settings, and no AWS credentials that
+        # work: it holds no permission on AWS either.
+        scripts_env = {
+            key: value
+            for key, value in base_env.items()
+            if not key.startswith(("AWS_", "MODELMON_", "S3_")) and key != "CARGO_TARGET_DIR"
+        }
+        scripts_env.update(common)
+        scripts_env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": SCRIPTS_FUNCTION,
+                # awslambdaric takes the address without a scheme.
+                "AWS_LAMBDA_RUNTIME_API": f"{runtime_api.split('://', 1)[-1]}/{SCRIPTS_FUNCTION}",
+            }
+        )
+        self.spawn(
+            SCRIPTS_FUNCTION,
+            [str(venv_bin() / "python"), str(PYTHON_RUNTIME), "handler.lambda_handler"],
+            scripts_env,
+            cwd=SCRIPTS_CODE,
+        )
 
         # The functions read their configuration at start-up and exit if it is wrong.
         time.sleep(0.5)
-        for name in FUNCTIONS:
+        for name in FUNCTIONS + (SCRIPTS_FUNCTION,):
             if self.processes[name].popen.poll() is not None:
                 pytest.fail(f"function {name} exited at start-up:\n{self.logs()}")
         # The Function URL round trip, once, before the tests.
@@ -266,8 +299,8 @@ class Stack:
         except Exception as err:  # noqa: BLE001 - anything here means the harness isn't up
             pytest.fail(f"create-schedule does not answer through its Function URL ({err!r}):\n{self.logs()}")
 
-    def spawn(self, name, args, env):
-        process = Process(name, args, env, self.project, self.root)
+    def spawn(self, name, args, env, cwd=None):
+        process = Process(name, args, env, cwd or self.project, self.root)
         self.processes[name] = process
         return process
 
@@ -330,6 +363,17 @@ class Stack:
             config=Config(retries={"max_attempts": 1}, read_timeout=120),
         )
 
+    def lambda_client(self):
+        """boto3's `lambda` client, pointed at the emulator's Invoke API."""
+        return boto3.client(
+            "lambda",
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": 1}, read_timeout=120),
+        )
+
     def invoke(self, name, event):
         """`cargo lambda invoke <name>` with `event`; the function's JSON result."""
         path = self.root / f"event-{uuid.uuid4().hex[:8]}.json"
@@ -363,6 +407,10 @@ class Stack:
     def get_json(self, uri):
         bucket, key = split_uri(uri)
         return json.loads(aws("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def content_type(self, uri):
+        bucket, key = split_uri(uri)
+        return aws("s3").head_object(Bucket=bucket, Key=key)["ContentType"]
 
     def item(self, name):
         return (
@@ -492,7 +540,15 @@ def test_baseline_function_writes_statistics_and_constraints(stack, baseline):
     assert result["constraints"] == f"{output}/constraints.json", result
     assert result["records"]["read"] == 1000, result
     assert result["records"]["analysed"] == 1000, result
-    assert stack.keys("churn/baseline/") == ["churn/baseline/constraints.json", "churn/baseline/statistics.json"]
+    assert result["report"] == f"{output}/report.html", result
+    assert stack.keys("churn/baseline/") == [
+        "churn/baseline/constraints.json",
+        "churn/baseline/report.html",
+        "churn/baseline/report.json",
+        "churn/baseline/statistics.json",
+    ]
+    assert stack.content_type(result["report"]) == "text/html; charset=utf-8"
+    assert stack.get_json(f"{output}/report.json")["records"]["analysed"] == 1000
     statistics = stack.get_json(result["statistics"])
     assert sorted(feature["name"] for feature in statistics["features"]) == ["age", "plan"]
     constraints = stack.get_json(result["constraints"])
@@ -540,9 +596,14 @@ def test_schedule_run_and_reports_through_the_functions(stack, baseline):
     prefix = split_uri(reports)[1]
     assert stack.keys(prefix) == [
         f"{prefix}constraint_violations.json",
+        f"{prefix}report.html",
         f"{prefix}report.json",
         f"{prefix}statistics.json",
     ]
+    # The page, served as HTML, and what it is drawn from.
+    assert stack.content_type(f"{reports}report.html") == "text/html; charset=utf-8"
+    report = stack.get_json(f"{reports}report.json")
+    assert report["run"]["schedule"] == name and report["run"]["endpoint"] == endpoint, report["run"]
     violations = stack.get_json(f"{reports}constraint_violations.json")["violations"]
     assert {(v["feature_name"], v["constraint_check_type"]) for v in violations} >= {("age", "baseline_drift_check")}
 
@@ -616,3 +677,115 @@ def test_analyze_of_an_unknown_schedule_is_skipped(stack):
     assert "skipped" in result, result
     summaries = stack.sagemaker().list_monitoring_executions(MonitoringScheduleName=name)
     assert summaries["MonitoringExecutionSummaries"] == []
+
+
+# ------------------------------------------------------------------ the scripts function
+
+
+def scripts_request(script_name, records):
+    path = TEST_SCRIPTS / script_name
+    return {
+        "handler": "preprocess",
+        "script": {"origin": f"s3://code/{script_name}", "source": path.read_text()},
+        "environment": {"team": "risk"},
+        "record_format": "capture",
+        "max_response_bytes": 6 * 1024 * 1024 - 64 * 1024,
+        "records": records,
+    }
+
+
+def capture_record(event_id, input_data, output_data):
+    part = lambda mode, data: {"observedContentType": "text/csv", "mode": mode, "data": data, "encoding": "CSV"}  # noqa: E731
+    return {
+        "captureData": {"endpointInput": part("INPUT", input_data), "endpointOutput": part("OUTPUT", output_data)},
+        "eventMetadata": {"eventId": event_id, "inferenceTime": "2026-11-25T13:00:05Z"},
+        "eventVersion": "0",
+    }
+
+
+@shows_function_logs
+def test_the_scripts_function_runs_a_preprocessor_under_the_runtime_api(stack):
+    records = [capture_record(f"e{i}", f"{20 + i},pro", f"0.{i}") for i in range(3)]
+    answer = stack.lambda_client().invoke(
+        FunctionName=SCRIPTS_FUNCTION, Payload=json.dumps(scripts_request("docs_csv_preprocessor.py", records))
+    )
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer, answer
+    body = json.loads(answer["Payload"].read())
+    keys = [str(i).zfill(20) for i in range(3)]
+    assert body == {
+        "protocol": 1,
+        "results": [{"rows": [{"k": 0, "v": [f"0.{i}", str(20 + i), "pro"]}]} for i in range(3)],
+        "key_sets": [keys],
+    }
+
+
+@shows_function_logs
+def test_the_scripts_function_reports_a_script_that_cannot_run(stack):
+    answer = stack.lambda_client().invoke(
+        FunctionName=SCRIPTS_FUNCTION,
+        Payload=json.dumps(scripts_request("syntax_error.py", [capture_record("e", "1", "2")])),
+    )
+    failure = json.loads(answer["Payload"].read())["failure"]
+    assert (failure["type"], failure["line"]) == ("SyntaxError", 4), failure
+
+
+@shows_function_logs
+def test_a_schedules_scripts_run_in_the_scripts_function(stack, baseline):
+    """The analyze function hands the window's records to the scripts function in batches and runs
+    the post-analytics processor on the reports (read through presigned URLs): the flattened rows
+    are analysed, the dropped and rejected ones counted, the summary uploaded beside the reports."""
+    sagemaker = stack.sagemaker()
+    name, endpoint = unique("scripted"), unique("churn")
+    preprocessor = (
+        "def preprocess_handler(inference_record):\n"
+        "    age, plan = inference_record.endpoint_input.data.split(',')\n"
+        "    if plan == 'pro' and int(age) % 2 == 0:\n"
+        "        return []\n"
+        "    if int(age) > 75:\n"
+        "        raise ValueError('too old: ' + age)\n"
+        "    return {'plan': plan, 'age': int(age)}\n"
+    )
+    stack.put("code/keyed.py", preprocessor.encode(), "text/x-python")
+    stack.put("code/summary.py", (TEST_SCRIPTS / "postprocessor_summary.py").read_bytes(), "text/x-python")
+    definition = job_definition(stack, endpoint, baseline[0])
+    definition["MonitoringAppSpecification"].update(
+        {
+            "RecordPreprocessorSourceUri": f"s3://{stack.bucket}/code/keyed.py",
+            "PostAnalyticsProcessorSourceUri": f"s3://{stack.bucket}/code/summary.py",
+        }
+    )
+    definition["Environment"] = {"team": "risk"}
+    sagemaker.create_monitoring_schedule(
+        MonitoringScheduleName=name,
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+            "MonitoringJobDefinition": definition,
+            "MonitoringType": "DataQuality",
+        },
+    )
+    hour = datetime(2026, 11, 25, 13, tzinfo=timezone.utc)
+    upload_capture(stack, endpoint, hour, drift=False)
+    result = stack.invoke("analyze", {"schedule_name": name, "scheduled_time": "2026-11-25T14:00:00Z"})
+    assert result["status"] in ("Completed", "CompletedWithViolations"), result
+    reports = result["report_uri"]
+    # The same records, read back from S3 and classified here.
+    rows = []
+    for minute in range(60):
+        at = hour + timedelta(minutes=minute)
+        key = f"datacapture/{endpoint}/AllTraffic/{at:%Y/%m/%d/%H}/{at:%M-%S}-000-capture.jsonl"
+        record = json.loads(aws("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+        age, plan = record["captureData"]["endpointInput"]["data"].split(",")
+        rows.append((int(age), plan))
+    dropped = [r for r in rows if r[1] == "pro" and r[0] % 2 == 0]
+    raised = [r for r in rows if r not in dropped and r[0] > 75]
+    kept = [r for r in rows if r not in dropped and r not in raised]
+    records = stack.get_json(f"{reports}report.json")["records"]
+    assert records["read"] == 60 and records.get("dropped", 0) == len(dropped), records
+    assert records["analysed"] == len(kept), records
+    assert records.get("rejected", {}).get("preprocessor", {}).get("count", 0) == len(raised), records
+    statistics = {f["name"]: f for f in stack.get_json(f"{reports}statistics.json")["features"]}
+    assert statistics["age"]["numerical_statistics"]["sum"] == sum(age for age, _ in kept)
+    summary = stack.get_json(f"{reports}custom/summary.json")
+    assert summary["schedule"] == name and summary["team"] == "risk" and summary["items"] == len(kept), summary
+    assert "The post-analytics processor" in result["exit_message"], result
+    sagemaker.delete_monitoring_schedule(MonitoringScheduleName=name)

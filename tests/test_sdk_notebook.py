@@ -383,6 +383,18 @@ def check_notebook(home, result, given):
         assert run["statistics"]["dataset"]["item_count"] == expected_count, (name, run["statistics"]["dataset"])
         violations = {(v["feature_name"], v["constraint_check_type"]) for v in run["violations"]["violations"]}
         assert ("age", "baseline_drift_check") in violations, (name, violations)
+        # The NOW schedule's scripts (record_preprocessor_script=, post_analytics_processor_script=,
+        # local files the SDK uploaded): its rows keyed by name, its summary beside the reports.
+        if name == names["now"]:
+            assert run["summary"] == {
+                "schedule": name,
+                "team": None,
+                "items": expected_count,
+                "violations": sorted(f"{feature}:{check}" for feature, check in violations),
+            }, run["summary"]
+            assert "The post-analytics processor s3://" in described["ExitMessage"], described
+        else:
+            assert run["summary"] is None, (name, run["summary"])
         if name == names["batch"]:
             assert f"/reports/{name}/" in output, output
             assert "sagemaker_endpoint_name" not in described["Environment"]

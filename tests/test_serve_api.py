@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import random
+import re
 import selectors
 import subprocess
 import time
@@ -18,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
+import pandas as pd
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -427,3 +429,238 @@ def test_a_window_without_capture_is_a_failed_execution(client, objects, baselin
     assert (report / "report.json").is_file()
     assert not (report / "constraint_violations.json").exists()
     client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+
+
+# ------------------------------------------------------------------ users' scripts
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+CODE = "s3://code/monitoring"
+
+# Keys in another order than the baseline's features (plan before age): mapped by name. Drops
+# "pro" records whose age is a multiple of 5.
+KEYED_PREPROCESSOR = """
+def preprocess_handler(inference_record):
+    age, plan = inference_record.endpoint_input.data.split(",")
+    if plan == "pro" and int(age) % 5 == 0:
+        return []
+    return {"plan": plan, "age": int(age)}
+"""
+
+
+def put_script(objects, name, source):
+    path = object_path(objects, f"{CODE}/{name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(source)
+    return f"{CODE}/{name}"
+
+
+def scripted_schedule(client, objects, baseline, name, endpoint, postprocessor):
+    now = datetime.now(timezone.utc)
+    write_capture(objects, endpoint, [now - timedelta(minutes=1 + i) for i in range(40)], drift=False)
+    definition = job_definition(endpoint, baseline)
+    definition["MonitoringAppSpecification"].update(
+        {
+            "RecordPreprocessorSourceUri": put_script(objects, "keyed.py", KEYED_PREPROCESSOR),
+            "PostAnalyticsProcessorSourceUri": put_script(objects, postprocessor, (SCRIPTS / postprocessor).read_text()),
+        }
+    )
+    definition["Environment"]["team"] = "risk"
+    client.create_monitoring_schedule(
+        MonitoringScheduleName=name,
+        MonitoringScheduleConfig={"ScheduleConfig": NOW, "MonitoringJobDefinition": definition, "MonitoringType": "DataQuality"},
+    )
+    return finished_execution(client, name)
+
+
+def captured_rows(objects, endpoint):
+    folder = object_path(objects, f"{CAPTURE}/{endpoint}/AllTraffic")
+    return [
+        json.loads(line)["captureData"]["endpointInput"]["data"].split(",")
+        for path in sorted(folder.rglob("*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_a_schedule_runs_its_preprocessor_and_postprocessor(client, objects, baseline):
+    endpoint, schedule = "scripted-endpoint", "scripted-now"
+    execution = scripted_schedule(client, objects, baseline, schedule, endpoint, "postprocessor_summary.py")
+    assert execution["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations"), execution
+    folder = report_folder(objects, endpoint, schedule, execution["ScheduledTime"])
+    report = json.loads((folder / "report.json").read_text())
+    rows = captured_rows(objects, endpoint)
+    dropped = sum(1 for age, plan in rows if plan == "pro" and int(age) % 5 == 0)
+    records = report["records"]
+    assert records["read"] == len(rows) == 40
+    assert records["dropped"] == dropped and records["analysed"] == len(rows) - dropped
+    statistics = {f["name"]: f for f in json.loads((folder / "statistics.json").read_text())["features"]}
+    kept_ages = [int(age) for age, plan in rows if not (plan == "pro" and int(age) % 5 == 0)]
+    assert statistics["age"]["numerical_statistics"]["sum"] == sum(kept_ages)
+    summary = json.loads((folder / "custom" / "summary.json").read_text())
+    assert summary == {
+        "schedule": schedule,
+        "team": "risk",
+        "items": len(kept_ages),
+        "violations": summary["violations"],
+    }
+    job = client.describe_processing_job(ProcessingJobName=execution["ProcessingJobArn"].split("/")[-1])
+    assert f"The post-analytics processor {CODE}/postprocessor_summary.py ran and wrote custom/summary.json." in (
+        job["ExitMessage"]
+    )
+    client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+
+
+def test_a_raising_postprocessor_fails_the_execution_and_keeps_its_reports(client, objects, baseline):
+    endpoint, schedule = "scripted-raises", "scripted-raises-now"
+    execution = scripted_schedule(client, objects, baseline, schedule, endpoint, "postprocessor_raises.py")
+    assert execution["MonitoringExecutionStatus"] == "Failed", execution
+    assert (
+        f"the post-analytics processor {CODE}/postprocessor_raises.py failed: RuntimeError at line 7: "
+        "the alerting service is unreachable"
+    ) in execution["FailureReason"]
+    folder = report_folder(objects, endpoint, schedule, execution["ScheduledTime"])
+    assert (folder / "statistics.json").is_file() and (folder / "report.json").is_file()
+    client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+
+
+def test_a_preprocessor_that_cannot_run_fails_the_execution_with_pythons_error(client, objects, baseline):
+    endpoint, schedule = "scripted-syntax", "scripted-syntax-now"
+    now = datetime.now(timezone.utc)
+    write_capture(objects, endpoint, [now - timedelta(minutes=2)], drift=False)
+    definition = job_definition(endpoint, baseline)
+    uri = put_script(objects, "syntax_error.py", (SCRIPTS / "syntax_error.py").read_text())
+    definition["MonitoringAppSpecification"]["RecordPreprocessorSourceUri"] = uri
+    client.create_monitoring_schedule(
+        MonitoringScheduleName=schedule,
+        MonitoringScheduleConfig={"ScheduleConfig": NOW, "MonitoringJobDefinition": definition, "MonitoringType": "DataQuality"},
+    )
+    execution = finished_execution(client, schedule)
+    assert execution["MonitoringExecutionStatus"] == "Failed", execution
+    assert f"the record preprocessor {uri} cannot run: SyntaxError at line 4" in execution["FailureReason"], execution
+    client.delete_monitoring_schedule(MonitoringScheduleName=schedule)
+
+
+# A baselining job's post-analytics processor: the baseline's own files (no violations in a
+# baseline), summarised beside them.
+BASELINE_POSTPROCESSOR = """
+import json, os
+
+def postprocess_handler():
+    output = os.environ["output_path"]
+    with open(os.path.join(output, "statistics.json")) as f:
+        statistics = json.load(f)
+    with open(os.path.join(output, "constraints.json")) as f:
+        constraints = json.load(f)
+    summary = {
+        "team": os.environ.get("team"),
+        "items": statistics["dataset"]["item_count"],
+        "features": sorted(f["name"] for f in constraints["features"]),
+    }
+    with open(os.path.join(output, "baseline_summary.json"), "w") as f:
+        json.dump(summary, f)
+"""
+
+
+def finished_processing_job(client, name):
+    """Polls DescribeProcessingJob until job `name` has ended; returns the description."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        job = client.describe_processing_job(ProcessingJobName=name)
+        if job["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped"):
+            return job
+        time.sleep(0.5)
+    pytest.fail(f"processing job {name} did not end within {RUN_TIMEOUT} s: {job}")
+
+
+def s3_input(name, uri):
+    local = f"/opt/ml/processing/input/{name}"
+    return {
+        "InputName": name,
+        "S3Input": {"S3Uri": uri, "LocalPath": local, "S3DataType": "S3Prefix", "S3InputMode": "File"},
+    }
+
+
+def test_a_baselining_job_runs_its_preprocessor_and_postprocessor(client, objects):
+    """CreateProcessingJob as the SDK's suggest_baseline sends it, with both scripts: a JSON Lines
+    dataset of nested requests through the nested-JSON flattener, whose statistics are those of
+    the flattened records (pandas' json_normalize of the same requests), and a postprocessor whose
+    file lands beside them. The preprocessor's input is the script's own object (as the SDK sends
+    an s3:// script), the postprocessor's a prefix holding it (as the SDK uploads a local file)."""
+    name, data, output = "nested-baseline", "s3://models/nested/data", "s3://models/nested/baseline"
+    requests = [
+        {"customer": {"age": 20 + i % 37, "address": {"zip": f"Z{i % 7:04d}"}}, "features": [i * 0.25, -i],
+         "score": round((i * 7919) % 1000 / 1000, 3)}
+        for i in range(150)
+    ]  # fmt: skip
+    # Every 25th line an empty request (the flattener drops it), and one line that is no JSON.
+    lines = []
+    for i, request in enumerate(requests):
+        lines.append(json.dumps(request))
+        if i % 25 == 0:
+            lines.append("{}")
+    lines.insert(40, "{not json")
+    dataset = object_path(objects, f"{data}/requests.jsonl")
+    dataset.parent.mkdir(parents=True, exist_ok=True)
+    dataset.write_text("\n".join(lines) + "\n")
+    preprocessor = put_script(objects, "flatten_nested_json.py", (SCRIPTS / "flatten_nested_json.py").read_text())
+    postprocessor_input = f"{CODE}/baselining/post_analytics_processor_script_input"
+    put_script(objects, "baselining/post_analytics_processor_script_input/summary.py", BASELINE_POSTPROCESSOR)
+
+    client.create_processing_job(
+        ProcessingJobName=name,
+        ProcessingInputs=[
+            s3_input("baseline_dataset_input", data),
+            s3_input("record_preprocessor_script_input", preprocessor),
+            s3_input("post_analytics_processor_script_input", postprocessor_input),
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "monitoring_output",
+                    "S3Output": {"S3Uri": output, "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"},
+                }
+            ]
+        },
+        ProcessingResources=cluster(),
+        AppSpecification={"ImageUri": IMAGE},
+        Environment={
+            "dataset_format": json.dumps({"json": {"lines": True}}),
+            "dataset_source": "/opt/ml/processing/input/baseline_dataset_input",
+            "output_path": "/opt/ml/processing/output",
+            "publish_cloudwatch_metrics": "Disabled",
+            "record_preprocessor_script": "/opt/ml/processing/input/record_preprocessor_script_input/flatten_nested_json.py",
+            "post_analytics_processor_script": "/opt/ml/processing/input/post_analytics_processor_script_input/summary.py",
+            "team": "risk",
+        },
+        RoleArn=ROLE,
+    )
+    job = finished_processing_job(client, name)
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+
+    # The same requests flattened independently.
+    frame = pd.json_normalize(requests)
+    frame["features.0"] = [r["features"][0] for r in requests]
+    frame["features.1"] = [r["features"][1] for r in requests]
+    folder = object_path(objects, output)
+    statistics = json.loads((folder / "statistics.json").read_text())
+    assert statistics["dataset"]["item_count"] == len(requests)
+    features = {f["name"]: f for f in statistics["features"]}
+    assert set(features) == {"customer.age", "customer.address.zip", "features.0", "features.1", "score"}
+    for column in ["customer.age", "features.0", "features.1", "score"]:
+        numbers = features[column]["numerical_statistics"]
+        assert numbers["sum"] == pytest.approx(frame[column].sum()), column
+        assert numbers["mean"] == pytest.approx(frame[column].mean()), column
+        assert numbers["min"] == pytest.approx(frame[column].min()), column
+        assert numbers["max"] == pytest.approx(frame[column].max()), column
+    zips = features["customer.address.zip"]["string_statistics"]
+    assert zips["distinct_count"] == frame["customer.address.zip"].nunique()
+
+    summary = json.loads((folder / "baseline_summary.json").read_text())
+    assert summary == {"team": "risk", "items": len(requests), "features": sorted(features)}
+    assert "The post-analytics processor ran and wrote baseline_summary.json." in job["ExitMessage"], job
+
+    # The account, in the job's ExitMessage: read = analysed + rejected + dropped.
+    account = re.search(r"read (\d+), analysed (\d+), rejected (\d+).*, dropped by the preprocessor (\d+)", job["ExitMessage"])
+    assert account, job["ExitMessage"]
+    read, analysed, rejected, dropped = map(int, account.groups())
+    assert (read, analysed, rejected, dropped) == (len(lines), len(requests), 1, lines.count("{}")), job["ExitMessage"]
+    assert read == analysed + rejected + dropped

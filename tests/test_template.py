@@ -237,8 +237,10 @@ def test_functions_are_arm64_al2023_json_logged_with_retention():
     assert glob["LoggingConfig"]["LogFormat"] == "JSON"
     for name in FUNCTIONS:
         function = RESOURCES[name]
-        assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
-        assert function["Properties"]["CodeUri"] == "."
+        if name != "ScriptsFunction":
+            assert "Runtime" not in function["Properties"], name
+            assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
+            assert function["Properties"]["CodeUri"] == "."
         group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
         assert RESOURCES[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
@@ -320,3 +322,50 @@ def test_the_fan_out_batches_by_bytes_retries_and_tolerates_no_failure():
     # The state machine may invoke the baseline function and no other.
     policies = RESOURCES["BaselineFanOut"]["Properties"]["Policies"]
     assert policies[0] == {"LambdaInvokePolicy": {"FunctionName": {"Ref": "BaselineFunction"}}}
+
+
+# ------------------------------------------------------------------ users' scripts
+
+
+def test_the_scripts_function_runs_the_runner_with_no_permission_and_no_settings():
+    scripts = RESOURCES["ScriptsFunction"]["Properties"]
+    # No policy: SAM's basic execution role, its own logs only. No setting: nothing of modelmon's
+    # state (table, schedule group, buckets) is even named to user code.
+    assert "Policies" not in scripts and "Environment" not in scripts
+    assert scripts["Runtime"].startswith("python3.")
+    assert scripts["Handler"] == "handler.lambda_handler"
+    code = ROOT / scripts["CodeUri"]
+    assert "def lambda_handler(event, context):" in (code / "handler.py").read_text()
+    assert (code / "runner.py").is_file()
+    # sam build copies the two files: no local Python of the runtime's version needed.
+    assert RESOURCES["ScriptsFunction"]["Metadata"] == {"BuildMethod": "makefile"}
+    assert 'build-ScriptsFunction:\n\tcp handler.py runner.py "$(ARTIFACTS_DIR)/"' in (code / "Makefile").read_text()
+    # A batch is answered within the time of the function that waits for it.
+    assert scripts["Timeout"] < RESOURCES["AnalyzeFunction"]["Properties"]["Timeout"]
+    assert scripts["Timeout"] < RESOURCES["BaselineFunction"]["Properties"]["Timeout"]
+
+
+def test_the_checks_notice_a_permission_or_a_setting_given_to_user_code():
+    broken = copy.deepcopy(TEMPLATE)
+    scripts = broken["Resources"]["ScriptsFunction"]["Properties"]
+    scripts["Policies"] = [
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}
+    ]
+    scripts["Environment"] = {"Variables": {"TABLE_NAME": {"Ref": "Table"}}}
+    assert check_template.check_actions(broken) == [
+        "ScriptsFunction (Python): the policy allows dynamodb:GetItem, which the code never calls"
+    ]
+    assert check_template.check_env(broken) == [
+        "ScriptsFunction (Python): the template sets TABLE_NAME, which the code never reads"
+    ]
+
+
+def test_the_checks_notice_an_aws_sdk_in_the_scripts_code(tmp_path):
+    for name in ("handler.py", "runner.py"):
+        (tmp_path / name).write_text((ROOT / "functions/scripts" / name).read_text())
+    assert check_template.python_sdk_imports(tmp_path) == []
+    (tmp_path / "handler.py").write_text("import os\nfrom boto3 import client\n")
+    assert check_template.python_sdk_imports(tmp_path) == ["handler.py: from boto3 import client"]
+    assert check_template.python_env_reads(tmp_path) == set()
+    (tmp_path / "runner.py").write_text('import os\nos.environ.get("TABLE_NAME")\nos.environ["output_path"]\n')
+    assert check_template.python_env_reads(tmp_path) == {"TABLE_NAME"}

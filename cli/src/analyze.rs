@@ -5,13 +5,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat, Outcome};
+use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat};
+#[cfg(feature = "serve")]
+use modelmon_engine::analysis::Outcome;
 use modelmon_engine::capture::Window;
 use modelmon_engine::dataset::{DatasetFormat, ReadOptions};
 use modelmon_formats::{Constraints, Statistics};
+use modelmon_report::RunContext;
 
 use crate::progress::ProgressLine;
-use crate::{summary, write_file, CliError};
+use crate::{summary, write_report, CliError};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum AnalyzeFormat {
@@ -43,7 +46,8 @@ pub struct AnalyzeArgs {
     /// The baseline's constraints.json.
     #[arg(long, value_name = "FILE")]
     constraints: PathBuf,
-    /// Directory for statistics.json, constraint_violations.json and modelmon's report.json.
+    /// Directory for statistics.json, constraint_violations.json, modelmon's report.json and
+    /// report.html.
     #[arg(long, value_name = "DIR")]
     output: PathBuf,
     /// Start of the window (RFC 3339, inclusive), e.g. 2024-03-10T13:00:00Z. Capture only.
@@ -58,6 +62,17 @@ pub struct AnalyzeArgs {
     threads: Option<usize>,
     #[arg(long)]
     quiet: bool,
+    /// A SageMaker record preprocessor (`preprocess_handler`): every record goes through it, run
+    /// with the local Python 3 (`python3`, or MODELMON_PYTHON).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "FILE")]
+    record_preprocessor: Option<PathBuf>,
+    /// A SageMaker post-analytics processor (`postprocess_handler`), run once after an analysis
+    /// that completed, with `output_path` pointing at the reports; what it writes there lands in
+    /// --output.
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "FILE")]
+    post_analytics_processor: Option<PathBuf>,
 }
 
 pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
@@ -89,6 +104,18 @@ pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
             "--start/--end select capture by time: use them with --format capture or --manifest".into(),
         ));
     }
+    #[cfg(feature = "serve")]
+    let scripts = match args.record_preprocessor.is_some() || args.post_analytics_processor.is_some() {
+        true => Some(crate::scripts::LocalScripts::start()?),
+        false => None,
+    };
+    #[cfg(feature = "serve")]
+    let preprocessor = match (&scripts, &args.record_preprocessor) {
+        (Some(scripts), Some(path)) => {
+            Some(scripts.preprocessor(path, modelmon_cloud::run::scripts::record_format(format))?)
+        }
+        _ => None,
+    };
     let request = AnalysisRequest {
         input: Input::Paths(&args.datasets),
         format,
@@ -96,43 +123,69 @@ pub fn run(args: AnalyzeArgs) -> Result<(), CliError> {
         baseline: &baseline,
         constraints: &constraints,
         read: ReadOptions::with_threads(args.threads.unwrap_or(0)),
+        #[cfg(feature = "serve")]
+        preprocessor: preprocessor
+            .as_ref()
+            .map(|p| p as &dyn modelmon_engine::preprocess::RecordPreprocessor),
+        #[cfg(not(feature = "serve"))]
+        preprocessor: None,
     };
     let mut progress = ProgressLine::new(args.quiet);
     let analysis = analyze(&request, &mut |p| progress.update(p))?;
     progress.finish();
-    write_outputs(&args.output, &analysis)?;
+    let context = RunContext {
+        window: window.map(Into::into),
+        baseline_statistics: Some(args.statistics.display().to_string()),
+        baseline_constraints: Some(args.constraints.display().to_string()),
+        inputs: args.datasets.iter().map(|p| p.display().to_string()).collect(),
+        input_format: Some(input_format_name(format)),
+        ..RunContext::default()
+    };
+    let page = write_outputs(&args.output, &analysis, &constraints, context)?;
+    #[cfg(feature = "serve")]
+    let wrote = match (&scripts, &args.post_analytics_processor) {
+        (Some(scripts), Some(path)) if analysis.outcome != Outcome::NoData => {
+            let environment = post_analytics_environment(format, window);
+            let baseline = [
+                ("baseline_statistics", args.statistics.as_path()),
+                ("baseline_constraints", args.constraints.as_path()),
+            ];
+            Some(scripts.post_analytics(path, &args.output, baseline, environment)?)
+        }
+        _ => None,
+    };
     if !args.quiet {
         print!("{}", report(&analysis));
+        #[cfg(feature = "serve")]
+        if let Some(files) = wrote {
+            println!(
+                "The post-analytics processor ran and wrote {} file(s): {}",
+                files.len(),
+                files.join(", ")
+            );
+        }
         println!(
-            "Reports in {} ({:.2} s)",
+            "Reports in {}, the page is {} ({:.2} s)",
             args.output.display(),
+            page.display(),
             started.elapsed().as_secs_f64()
         );
     }
     Ok(())
 }
 
-/// statistics.json and constraint_violations.json as SageMaker writes them, and modelmon's
-/// report.json (outcome, record account, metric values, the numbers behind each verdict).
-pub fn write_outputs(dir: &Path, analysis: &Analysis) -> Result<(), CliError> {
-    let statistics = dir.join("statistics.json");
-    let violations = dir.join("constraint_violations.json");
-    if analysis.outcome == Outcome::NoData {
-        // No reports for no data, and none left over from an earlier run into the same folder.
-        for stale in [&statistics, &violations] {
-            if stale.exists() {
-                std::fs::remove_file(stale).map_err(|source| CliError::Write {
-                    path: stale.clone(),
-                    source,
-                })?;
-            }
-        }
-    } else {
-        write_file(&statistics, &analysis.statistics.to_json())?;
-        write_file(&violations, &analysis.violations().to_json())?;
-    }
-    let report = serde_json::to_string_pretty(analysis).expect("the report is plain data");
-    write_file(&dir.join("report.json"), &(report + "\n"))
+/// The run's report folder: statistics.json and constraint_violations.json as SageMaker writes
+/// them (not for a run with no data), modelmon's report.json and report.html; returns the
+/// page's path.
+pub fn write_outputs(
+    dir: &Path,
+    analysis: &Analysis,
+    constraints: &Constraints,
+    context: RunContext,
+) -> Result<PathBuf, CliError> {
+    let files = modelmon_report::run_files(analysis, &constraints.monitoring_config, context);
+    write_report(dir, &files, &modelmon_report::RUN_FILES)?;
+    Ok(dir.join("report.html"))
 }
 
 /// The readable summary: records, what violates what and by how much.
@@ -147,6 +200,33 @@ pub fn report(analysis: &Analysis) -> String {
     text.push_str(&summary::checks(&analysis.checks));
     text.push_str(&format!("{}\n", analysis.exit_message));
     text
+}
+
+/// How the report names what was read.
+pub fn input_format_name(format: InputFormat) -> String {
+    match format {
+        InputFormat::Capture => "capture".to_string(),
+        InputFormat::Dataset(format) => format.name().to_string(),
+        InputFormat::BatchCapture(format) => format!("{} from batch-transform manifests", format.name()),
+    }
+}
+
+/// The container's environment for a post-analytics processor, besides the paths.
+#[cfg(feature = "serve")]
+fn post_analytics_environment(
+    format: InputFormat,
+    window: Option<Window>,
+) -> std::collections::BTreeMap<String, String> {
+    use modelmon_cloud::run::scripts::dataset_format_variable;
+    let mut environment = std::collections::BTreeMap::new();
+    environment.insert("dataset_format".to_string(), dataset_format_variable(format));
+    environment.insert("publish_cloudwatch_metrics".to_string(), "Disabled".to_string());
+    if let Some(window) = window {
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        environment.insert("start_time".to_string(), time(window.start));
+        environment.insert("end_time".to_string(), time(window.end));
+    }
+    environment
 }
 
 fn window(start: &str, end: &str) -> Result<Window, CliError> {

@@ -4,13 +4,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
-use modelmon_engine::dataset::{profile_dataset_into, ReadOptions};
+use modelmon_engine::dataset::{profile_dataset_through, DatasetFormat, ReadOptions};
 use modelmon_engine::profile::DatasetProfile;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_formats::{Constraints, Statistics};
+use modelmon_report::BaselineReport;
 
 use crate::progress::ProgressLine;
-use crate::{summary, write_file, CliError, FormatArg};
+use crate::{summary, write_report, CliError, FormatArg};
 
 #[derive(Args)]
 pub struct BaselineArgs {
@@ -26,7 +27,8 @@ pub struct BaselineArgs {
     /// CSV files have no header line: columns are named _c0, _c1, ...
     #[arg(long = "no-header")]
     no_header: bool,
-    /// Directory for statistics.json and constraints.json.
+    /// Directory for statistics.json and constraints.json (and modelmon's report.json and
+    /// report.html).
     #[arg(long, value_name = "DIR")]
     output: PathBuf,
     /// Threads that read and profile the dataset (default: one per core); the baseline is the
@@ -36,6 +38,12 @@ pub struct BaselineArgs {
     /// No progress line and no summary.
     #[arg(long)]
     quiet: bool,
+    /// A SageMaker record preprocessor (`preprocess_handler`) through which every record goes:
+    /// a CSV file's lines (after the header), a JSON Lines file's values. Run with the local
+    /// Python 3 (`python3`, or MODELMON_PYTHON).
+    #[cfg(feature = "serve")]
+    #[arg(long, value_name = "FILE")]
+    record_preprocessor: Option<PathBuf>,
 }
 
 pub fn run(args: BaselineArgs) -> Result<(), CliError> {
@@ -44,7 +52,24 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
     let mut progress = ProgressLine::new(args.quiet);
     let options = ReadOptions::with_threads(args.threads.unwrap_or(0));
     let mut profile = DatasetProfile::default();
-    profile_dataset_into(&args.datasets, format, options, &mut profile, &mut |p| {
+    #[cfg(feature = "serve")]
+    let scripts = match &args.record_preprocessor {
+        Some(path) => {
+            let scripts = crate::scripts::LocalScripts::start()?;
+            let records =
+                modelmon_cloud::run::scripts::record_format(modelmon_engine::analysis::InputFormat::Dataset(format));
+            let preprocessor = scripts.preprocessor(path, records)?;
+            Some((scripts, preprocessor))
+        }
+        None => None,
+    };
+    #[cfg(feature = "serve")]
+    let preprocessor = scripts
+        .as_ref()
+        .map(|(_, p)| p as &dyn modelmon_engine::preprocess::RecordPreprocessor);
+    #[cfg(not(feature = "serve"))]
+    let preprocessor = None;
+    profile_dataset_through(&args.datasets, format, preprocessor, options, &mut profile, &mut |p| {
         progress.update(p)
     })?;
     progress.finish();
@@ -54,16 +79,16 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
             profile.records.summary()
         )));
     }
-    let (statistics, _) = write_baseline(&profile, &args.output)?;
-    let statistics_path = args.output.join("statistics.json");
-    let constraints_path = args.output.join("constraints.json");
+    let dataset = args.datasets.iter().map(|p| p.display().to_string()).collect();
+    let (statistics, _) = write_baseline(&profile, &args.output, dataset, format)?;
     if !args.quiet {
         print!("{}", summary::records(&profile.records));
         print!("{}", summary::features(&statistics));
         println!(
-            "Wrote {} and {} in {:.2} s",
-            statistics_path.display(),
-            constraints_path.display(),
+            "Wrote {} and {}, the page is {} ({:.2} s)",
+            args.output.join("statistics.json").display(),
+            args.output.join("constraints.json").display(),
+            args.output.join("report.html").display(),
             started.elapsed().as_secs_f64()
         );
     }
@@ -71,11 +96,20 @@ pub fn run(args: BaselineArgs) -> Result<(), CliError> {
 }
 
 /// The baseline of `profile` (its statistics and suggested constraints), written to `dir` as
-/// SageMaker's baselining job writes them.
-pub fn write_baseline(profile: &DatasetProfile, dir: &Path) -> Result<(Statistics, Constraints), CliError> {
+/// SageMaker's baselining job writes them, with modelmon's report.json and report.html beside.
+pub fn write_baseline(
+    profile: &DatasetProfile,
+    dir: &Path,
+    dataset: Vec<String>,
+    format: DatasetFormat,
+) -> Result<(Statistics, Constraints), CliError> {
     let statistics = profile.to_statistics();
     let constraints = suggest_constraints(&statistics);
-    write_file(&dir.join("statistics.json"), &statistics.to_json())?;
-    write_file(&dir.join("constraints.json"), &constraints.to_json())?;
+    let report = BaselineReport::new(dataset, Some(format.name().to_string()), profile.records.clone());
+    write_report(
+        dir,
+        &modelmon_report::baseline_files(&statistics, &constraints, &report),
+        &[],
+    )?;
     Ok((statistics, constraints))
 }

@@ -4,6 +4,9 @@ mod analyze;
 mod baseline;
 mod demo;
 mod progress;
+mod report;
+#[cfg(feature = "serve")]
+mod scripts;
 #[cfg(feature = "serve")]
 mod serve;
 mod summary;
@@ -33,6 +36,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// The local demo: generate data, baseline it, and show the result. No AWS needed.
     Demo(demo::DemoArgs),
+    /// Render report.html again from a report folder's JSON files (a run's or a baseline's).
+    Report(report::ReportArgs),
     /// The SageMaker-compatible API and scheduled analyses on this machine (no AWS account).
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
@@ -63,6 +68,8 @@ pub enum CliError {
     Engine(#[from] modelmon_engine::EngineError),
     #[error(transparent)]
     Format(#[from] modelmon_formats::FormatError),
+    #[error(transparent)]
+    Report(#[from] modelmon_report::ReportError),
     #[error("{path}: {source}")]
     Read {
         path: PathBuf,
@@ -77,6 +84,10 @@ pub enum CliError {
     },
     #[error("{0}")]
     Usage(String),
+    /// A user's script cannot run, or failed; or Python is missing.
+    #[cfg(feature = "serve")]
+    #[error(transparent)]
+    Script(modelmon_cloud::CloudError),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +96,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Baseline(args) => baseline::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Report(args) => report::run(args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(args),
     };
@@ -98,15 +110,34 @@ fn main() -> ExitCode {
 }
 
 /// Writes `contents` to `path`, creating its directory.
-pub fn write_file(path: &std::path::Path, contents: &str) -> Result<(), CliError> {
+pub fn write_file(path: &std::path::Path, contents: impl AsRef<[u8]>) -> Result<(), CliError> {
     let write = || -> std::io::Result<()> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(path, contents)
+        std::fs::write(path, contents.as_ref())
     };
     write().map_err(|source| CliError::Write {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Writes a report folder's files into `dir` and removes those of `stale` it did not write (left
+/// over from an earlier run into the same folder).
+pub fn write_report(
+    dir: &std::path::Path,
+    files: &[modelmon_report::ReportFile],
+    stale: &[&str],
+) -> Result<(), CliError> {
+    for name in stale.iter().filter(|name| !files.iter().any(|f| f.name == **name)) {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|source| CliError::Write { path, source })?;
+        }
+    }
+    for file in files {
+        write_file(&dir.join(file.name), &file.bytes)?;
+    }
+    Ok(())
 }

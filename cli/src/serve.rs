@@ -18,8 +18,10 @@ use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use modelmon_cloud::control::api::{self, ApiResponse};
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
-use modelmon_cloud::local::{FileJobLog, FileMetrics, FileTable, FsObjectStore, InProcessLauncher, LocalScheduler};
-use modelmon_cloud::ports::{JobLog, ObjectStore};
+use modelmon_cloud::local::{
+    FileJobLog, FileMetrics, FileTable, FsObjectStore, InProcessLauncher, LocalPython, LocalScheduler,
+};
+use modelmon_cloud::ports::{JobLog, ObjectStore, ScriptRunner};
 use modelmon_cloud::run::{AnalysisRunner, JobRunSettings, ProcessingJobRunner, RunResult, RunSettings, ScheduledRun};
 use modelmon_cloud::ObjectUri;
 use tokio::net::TcpListener;
@@ -54,6 +56,10 @@ pub struct ServeArgs {
     region: String,
     #[arg(long, default_value = "123456789012")]
     account_id: String,
+    /// Monitoring schedules at most (more are refused with ResourceLimitExceeded, as SageMaker
+    /// refuses past an account's quota).
+    #[arg(long, default_value_t = 1000)]
+    max_schedules: usize,
     /// How long a baselining job may go without a sign of life before it counts as failed (its
     /// runner looks for a Stop every sixth of this).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
@@ -84,32 +90,41 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let settings = ControlSettings {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
-        max_schedules: 1000,
+        max_schedules: args.max_schedules,
     };
-    let jobs = Arc::new(ProcessingJobRunner::new(
-        table.clone(),
-        Arc::clone(&store),
-        job_log,
-        JobRunSettings {
-            lease: Duration::seconds(args.job_lease_seconds.max(1)),
-            scratch: None,
-        },
-    ));
+    // Users' scripts on this machine's Python 3, started at a job's first script.
+    let scripts: Arc<dyn ScriptRunner> = Arc::new(LocalPython::from_env().map_err(CliError::Script)?);
+    let jobs = Arc::new(
+        ProcessingJobRunner::new(
+            table.clone(),
+            Arc::clone(&store),
+            job_log,
+            JobRunSettings {
+                lease: Duration::seconds(args.job_lease_seconds.max(1)),
+                scratch: None,
+            },
+        )
+        .with_scripts(Arc::clone(&scripts)),
+    );
     let plane = Arc::new(
         ControlPlane::new(table.clone(), scheduler.clone(), settings)
             .with_job_launcher(Arc::new(InProcessLauncher::new(jobs))),
     );
-    let runner = Arc::new(AnalysisRunner::new(
-        table,
-        store,
-        Arc::new(FileMetrics::new(args.state.join("metrics.jsonl"))),
-        RunSettings {
-            capture_destination,
-            claim_timeout: Duration::minutes(15),
-            scratch: None,
-            read: Default::default(),
-        },
-    ));
+    let state_report = check_state(&table, &scheduler, &plane).await?;
+    let runner = Arc::new(
+        AnalysisRunner::new(
+            table,
+            store,
+            Arc::new(FileMetrics::new(args.state.join("metrics.jsonl"))),
+            RunSettings {
+                capture_destination,
+                claim_timeout: Duration::minutes(15),
+                scratch: None,
+                read: Default::default(),
+            },
+        )
+        .with_scripts(scripts),
+    );
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
@@ -118,6 +133,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         "modelmon serve: listening on http://{address} (state in {}, objects in {objects})",
         args.state.display(),
     );
+    for line in state_report {
+        println!("modelmon serve: {line}");
+    }
     tokio::spawn(fire_due_schedules(scheduler, runner));
     loop {
         let connection = tokio::select! {
@@ -136,6 +154,62 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             }
         });
     }
+}
+
+/// Reads the whole state back before serving: counts what is there, names what cannot be read
+/// back (left in place), removes the temp files of writes a crash interrupted, and brings the
+/// timers in line with their records. Returns the lines to print, the summary last.
+async fn check_state(
+    table: &Arc<FileTable>,
+    scheduler: &Arc<LocalScheduler>,
+    plane: &ControlPlane,
+) -> Result<Vec<String>, CliError> {
+    let failed = |err: &dyn std::fmt::Display| CliError::Usage(format!("cannot check the state: {err}"));
+    let (table_files, timer_file) = (Arc::clone(table), Arc::clone(scheduler));
+    let checked = tokio::task::spawn_blocking(move || {
+        let timers = timer_file.check()?;
+        let specs = if timers.unreadable.is_empty() {
+            Some(timer_file.specs()?)
+        } else {
+            None
+        };
+        Ok::<_, modelmon_cloud::CloudError>((table_files.check()?, timers, specs))
+    });
+    let (items, timers, specs) = checked.await.map_err(|e| failed(&e))?.map_err(|e| failed(&e))?;
+    let counts: Vec<String> = items
+        .counts
+        .iter()
+        .chain(&timers.counts)
+        .filter(|(_, count)| **count > 0)
+        .map(|(kind, count)| format!("{kind} {count}"))
+        .collect();
+    let unreadable: Vec<_> = items.unreadable.iter().chain(&timers.unreadable).collect();
+    let mut lines: Vec<String> = unreadable
+        .iter()
+        .map(|err| {
+            format!("cannot read back {err} (left in place: requests that need it fail until it is fixed or removed)")
+        })
+        .collect();
+    let repaired = match specs {
+        Some(specs) if unreadable.is_empty() => {
+            let repairs = plane.reconcile(specs).await.map_err(|e| failed(&e))?;
+            lines.extend(repairs.iter().map(|note| format!("repaired {note}")));
+            repairs.len().to_string()
+        }
+        _ => "timers not compared with their records while a file cannot be read back, so 0".into(),
+    };
+    // The summary comes last: a reader knows the report ends with it.
+    lines.push(format!(
+        "state checked: {}; {} unreadable; {repaired} repaired; {} temp files of interrupted writes removed",
+        if counts.is_empty() {
+            "empty".to_string()
+        } else {
+            counts.join(", ")
+        },
+        unreadable.len(),
+        items.temps_removed + timers.temps_removed
+    ));
+    Ok(lines)
 }
 
 /// Where objects are, where processing jobs' log lines go, and the store's description.

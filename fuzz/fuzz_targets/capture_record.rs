@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let names = ["label", "age", "plan"].map(String::from).to_vec();
     let mut profile = DatasetProfile::default().with_positional_names(names);
     let root = vec![scratch().join("capture")];
-    if profile_capture(&root, Some(window), &mut profile, &mut |_| {}).is_ok() {
+    if profile_capture(&root, Some(window), None, &mut profile, &mut |_| {}).is_ok() {
         check_profile(&profile, true);
     }
 });

@@ -13,7 +13,9 @@ Protocol with the test (tests/sdk/protocol.py), one JSON line each way:
 Everything the SDK prints (the job's log lines among it) is returned in the result.
 """
 
+import json
 import time
+from pathlib import Path
 
 from protocol import CONFIG, PRINTED, finish, receive, send  # first: it sets stdout aside
 
@@ -41,6 +43,8 @@ else:
     VERSION = version("sagemaker")
 
 RESULT = {"sdk_version": VERSION, "calls": []}
+# The users' scripts of tests/scripts/, passed as local files.
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
 def record_calls(boto_session):
@@ -134,6 +138,9 @@ def notebook():
         data_analysis_start_time="-PT1H",
         data_analysis_end_time="-PT0H",
         enable_cloudwatch_metrics=True,
+        # Local files: the SDK uploads them and sends their S3 URIs.
+        record_preprocessor_script=str(SCRIPTS / "keyed_csv.py"),
+        post_analytics_processor_script=str(SCRIPTS / "postprocessor_summary.py"),
     )
     hourly = DefaultModelMonitor(
         role=role,
@@ -185,6 +192,13 @@ def notebook():
             "violations": m.latest_monitoring_constraint_violations().body_dict,
             "schedule": describe(m),
         }
+        # What the post-analytics processor wrote beside the reports, when the schedule has one.
+        bucket_name, _, prefix = output_uri(latest).removeprefix("s3://").partition("/")
+        try:
+            body = s3.get_object(Bucket=bucket_name, Key=prefix.rstrip("/") + "/custom/summary.json")["Body"]
+            runs[name]["summary"] = json.loads(body.read())
+        except s3.exceptions.NoSuchKey:
+            runs[name]["summary"] = None
     RESULT["runs"] = runs
 
     # 6. attach, update, stop, start, delete.

@@ -4,3 +4,4 @@ mod analyze_cli;
 mod baseline_cli;
 mod common;
 mod demo_cli;
+mod report_page;

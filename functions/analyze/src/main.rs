@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
-use modelmon_cloud::aws::{load_sdk_config, CloudWatchMetrics, DynamoTable, S3Store};
-use modelmon_cloud::config::required;
+use modelmon_cloud::aws::{load_sdk_config, CloudWatchMetrics, DynamoTable, LambdaScripts, S3Store};
+use modelmon_cloud::config::{optional, required};
 use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
 use modelmon_cloud::{AllowedBuckets, CloudError};
 use serde_json::{json, Value};
@@ -21,6 +21,11 @@ async fn main() -> Result<(), Error> {
         RunSettings::from_env()?,
     )
     .with_allowed_buckets(AllowedBuckets::from_env()?);
+    // Jobs' record preprocessors and post-analytics processors run in the scripts function.
+    let runner = match optional("SCRIPTS_FUNCTION_NAME") {
+        Some(function) => runner.with_scripts(Arc::new(LambdaScripts::new(&sdk, function))),
+        None => runner,
+    };
     let runner = &runner;
     run(service_fn(move |event: LambdaEvent<ScheduledRun>| async move {
         handle(runner, event.payload).await

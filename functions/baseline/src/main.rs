@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{run, service_fn, Context, Diagnostic, Error, LambdaEvent};
-use modelmon_cloud::aws::{load_sdk_config, CloudWatchJobLog, DynamoTable, S3Store};
-use modelmon_cloud::config::required;
+use modelmon_cloud::aws::{load_sdk_config, CloudWatchJobLog, DynamoTable, LambdaScripts, S3Store};
+use modelmon_cloud::config::{optional, required};
 use modelmon_cloud::ports::ObjectStore;
 use modelmon_cloud::run::fanout::{self, Batch, FanoutFailure, FanoutPlan};
 use modelmon_cloud::run::{
@@ -67,6 +67,11 @@ async fn main() -> Result<(), Error> {
         JobRunSettings::from_env()?,
     )
     .with_allowed_buckets(allowed.clone());
+    // Jobs' record preprocessors and post-analytics processors run in the scripts function.
+    let runner = match optional("SCRIPTS_FUNCTION_NAME") {
+        Some(function) => runner.with_scripts(Arc::new(LambdaScripts::new(&sdk, function))),
+        None => runner,
+    };
     let function = &Function { store, allowed, runner };
     run(service_fn(move |event: LambdaEvent<BaselineEvent>| async move {
         handle(function, event.payload, &event.context).await

@@ -42,6 +42,9 @@ pub enum CloudError {
     /// A run's data or baseline is unusable: the engine's error, naming the objects.
     #[error("{0}")]
     Data(String),
+    /// A user's script cannot run, or failed (naming the script, Python's error and its line).
+    #[error("{0}")]
+    Script(String),
     /// A bug or a crash inside modelmon (a panicked task), reported rather than lost.
     #[error("internal error: {0}")]
     Internal(String),

@@ -45,6 +45,17 @@ pub trait ObjectStore: Send + Sync {
         }
         Ok(folders)
     }
+
+    /// A URL that lets its holder GET this one object for `expires`, for code that must read
+    /// an object without any permission of its own (users' scripts); `None` when the store has
+    /// no such URLs, and the caller hands the bytes over itself.
+    async fn presigned_get(
+        &self,
+        _uri: &ObjectUri,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, CloudError> {
+        Ok(None)
+    }
 }
 
 /// An object's bytes, in the pieces they arrive in.
@@ -182,18 +193,26 @@ pub struct Item {
     pub body: serde_json::Value,
 }
 
-/// Schedules, job definitions, executions and processing jobs, with conditional writes.
+/// Schedules, job definitions, executions and processing jobs, with conditional writes: every write names the
+/// state it expects (no item, or the version it read), so of concurrent writers that read the
+/// same state exactly one succeeds and the others learn that they lost. An adapter recognises
+/// its own write when a retried call (after a lost answer) meets it, so a write that took
+/// effect never reports that it lost (deletes excepted: a retried delete finds nothing, and
+/// says `ItemNotFound`; callers that must tell apart mark the item first, see
+/// `control::lifecycle`).
 #[async_trait]
 pub trait Table: Send + Sync {
     /// Writes a new item; `CloudError::AlreadyExists` if the key is taken. Of concurrent inserts
-    /// of one key exactly one succeeds.
+    /// of one key exactly one succeeds. `item.version` is the first version: 1, or a number
+    /// above every version an earlier item of this key had (see `control::records::first_version`).
     async fn insert(&self, item: &Item) -> Result<(), CloudError>;
     async fn get(&self, key: &ItemKey) -> Result<Option<Item>, CloudError>;
     /// Replaces the item if its stored version is `item.version - 1`; otherwise
     /// `CloudError::VersionConflict` (or `ItemNotFound` when it is gone).
     async fn update(&self, item: &Item) -> Result<(), CloudError>;
-    /// Deletes the item; deleting a missing item is not an error.
-    async fn delete(&self, key: &ItemKey) -> Result<(), CloudError>;
+    /// Deletes the item if its stored version is `version`; otherwise
+    /// `CloudError::VersionConflict` (or `ItemNotFound` when there is none).
+    async fn delete(&self, key: &ItemKey, version: u64) -> Result<(), CloudError>;
     /// All items of a kind (executions: of every schedule).
     async fn list(&self, kind: ItemKind) -> Result<Vec<Item>, CloudError>;
     /// The executions of one schedule.
@@ -259,6 +278,18 @@ pub enum MetricValue {
 pub trait MetricsSink: Send + Sync {
     /// Publishes all data points (the adapter batches them as its service requires).
     async fn publish(&self, namespace: &str, data: &[MetricDatum]) -> Result<(), CloudError>;
+}
+
+/// Where users' Python scripts run (record preprocessors, post-analytics processors): one
+/// request of the script runner's protocol (`modelmon_formats::scripts`) in, its answer out.
+/// [`crate::run::scripts`] makes the requests and reads the answers.
+#[async_trait]
+pub trait ScriptRunner: Send + Sync {
+    /// The largest request, and the largest answer, this runner carries, in bytes.
+    fn payload_limit(&self) -> usize;
+    /// How many requests are worth sending at once.
+    fn parallelism(&self) -> usize;
+    async fn answer(&self, request: Vec<u8>) -> Result<Vec<u8>, CloudError>;
 }
 
 /// Starts the processing jobs the control plane records. The job's record exists (InProgress)

@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use modelmon_formats::{ConstraintViolations, Constraints, Statistics};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::capture::{list_capture_files, profile_capture_sources, CaptureSummary, Window};
 use crate::checks::{run_checks, CheckReport};
 use crate::dataset::{
-    file_sources, list_data_files, manifest_data_files, profile_sources, DatasetFormat, ProgressFn, ReadOptions,
-    ReadStats, SourceRef,
+    file_sources, list_data_files, manifest_data_files, profile_sources_through, DatasetFormat, ProgressFn,
+    ReadOptions, ReadStats, SourceRef,
 };
+use crate::preprocess::RecordPreprocessor;
 use crate::profile::{DatasetProfile, RecordAccount};
 use crate::EngineError;
 
@@ -47,10 +48,12 @@ pub struct AnalysisRequest<'a> {
     pub constraints: &'a Constraints,
     /// Threads and chunks; the reports do not depend on the threads.
     pub read: ReadOptions,
+    /// The user's record preprocessor, through which every record goes.
+    pub preprocessor: Option<&'a dyn RecordPreprocessor>,
 }
 
 /// How a run ended, in SageMaker's execution statuses plus modelmon's explicit "no data".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     Completed,
     CompletedWithViolations,
@@ -118,13 +121,26 @@ pub fn analyze(request: &AnalysisRequest<'_>, progress: ProgressFn<'_>) -> Resul
     };
     let (capture, read) = match request.format {
         InputFormat::Capture => {
-            let (summary, read) =
-                profile_capture_sources(sources, request.window, request.read, &mut profile, progress)?;
+            let (summary, read) = profile_capture_sources(
+                sources,
+                request.window,
+                request.preprocessor,
+                request.read,
+                &mut profile,
+                progress,
+            )?;
             (Some(summary), read)
         }
         InputFormat::Dataset(format) | InputFormat::BatchCapture(format) => (
             None,
-            profile_sources(sources, format, request.read, &mut profile, progress)?,
+            profile_sources_through(
+                sources,
+                format,
+                request.preprocessor,
+                request.read,
+                &mut profile,
+                progress,
+            )?,
         ),
     };
     let profiling = started.elapsed();
@@ -174,6 +190,12 @@ fn no_data_message(records: &RecordAccount, capture: Option<&CaptureSummary>, wi
             capture.outside_window,
             capture.shadow_skipped,
             records.rejected_total()
+        ));
+    }
+    if records.dropped > 0 {
+        message.push_str(&format!(
+            "; the record preprocessor dropped {} of the records it was given",
+            records.dropped
         ));
     }
     message.push('.');

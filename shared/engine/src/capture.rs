@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::dataset::files::{self, for_each_line};
 use crate::dataset::parts::{plan, profile_parts, Part, PartContext, PartReader, PartResult};
 use crate::dataset::{file_sources, ProgressFn, ReadOptions, ReadStats, SourceRef, PROGRESS_EVERY};
+use crate::preprocess::{Pending, RecordPreprocessor};
 use crate::profile::{DatasetProfile, RejectReason};
 use crate::EngineError;
 
@@ -82,21 +83,36 @@ pub struct CaptureSummary {
 /// Reads captured traffic under `paths` into `profile`, on every core. Positional payloads (CSV,
 /// JSON arrays) take their column names from the profile's positional names (the baseline's
 /// features; `_cN` beyond their end).
+///
+/// With a `preprocessor`, each record of the window (shadow records skipped) goes to the user's
+/// script, and its answer becomes the record's rows (see [`crate::preprocess`]).
 pub fn profile_capture(
     paths: &[PathBuf],
     window: Option<Window>,
+    preprocessor: Option<&dyn RecordPreprocessor>,
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
 ) -> Result<CaptureSummary, EngineError> {
     let sources = file_sources(&list_capture_files(paths, window)?);
-    profile_capture_sources(&sources, window, ReadOptions::default(), profile, progress).map(|(summary, _)| summary)
+    profile_capture_sources(
+        &sources,
+        window,
+        preprocessor,
+        ReadOptions::default(),
+        profile,
+        progress,
+    )
+    .map(|(summary, _)| summary)
 }
 
 /// Reads the capture files `sources` (already listed, in order) into `profile`: each file is a
-/// part (a big one, several), profiled on `options.threads` threads and merged in order.
+/// part (a big one, several), profiled on `options.threads` threads and merged in order. A
+/// `preprocessor` is called from the thread of each part, in batches of that part's records, so
+/// the result does not depend on the threads either.
 pub fn profile_capture_sources(
     sources: &[SourceRef],
     window: Option<Window>,
+    preprocessor: Option<&dyn RecordPreprocessor>,
     options: ReadOptions,
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
@@ -107,7 +123,7 @@ pub fn profile_capture_sources(
         sources,
         &parts,
         options,
-        &CaptureParts { window },
+        &CaptureParts { window, preprocessor },
         profile,
         progress,
         &mut |part, of_part| {
@@ -150,11 +166,22 @@ fn hour_folder(trail: &[String]) -> Option<String> {
 }
 
 /// Reads the parts of capture files: lines, each a record (a JSON text holds no raw line break).
-struct CaptureParts {
+struct CaptureParts<'p> {
     window: Option<Window>,
+    preprocessor: Option<&'p dyn RecordPreprocessor>,
 }
 
-impl PartReader for CaptureParts {
+/// What became of a capture line of the window.
+enum Kept<'a> {
+    /// Its rows are in the line's buffers.
+    Rows,
+    /// Its text waits for the preprocessor.
+    Record(&'a str),
+    /// It is outside the window or a shadow record.
+    Skipped,
+}
+
+impl PartReader for CaptureParts<'_> {
     type Extra = CaptureSummary;
 
     fn read(
@@ -166,6 +193,7 @@ impl PartReader for CaptureParts {
         let name = context.sources[part.source].name();
         let mut summary = CaptureSummary::default();
         let mut seen = Vec::new();
+        let mut pending = Pending::default();
         // The decoded rows of a line borrow from it; their buffers are kept (empty) between lines.
         let mut spare: (Rows<'static>, Rows<'static>) = Default::default();
         let lines = for_each_line(context, part, |line_number, line, bytes_read| {
@@ -174,23 +202,34 @@ impl PartReader for CaptureParts {
                 std::mem::take(&mut spare.1).recycle(),
             );
             let outcome = read_capture_line(line, self.window).and_then(|line| match line {
-                Line::Record(record) => record_rows(&record, &mut rows, &mut input_rows).map(|()| true),
+                Line::Record(text, record) => match self.preprocessor {
+                    Some(_) => Ok(Kept::Record(text)),
+                    None => record_rows(&record, &mut rows, &mut input_rows).map(|()| Kept::Rows),
+                },
                 Line::OutsideWindow => {
                     summary.outside_window += 1;
-                    Ok(false)
+                    Ok(Kept::Skipped)
                 }
                 Line::Shadow => {
                     summary.shadow_skipped += 1;
-                    Ok(false)
+                    Ok(Kept::Skipped)
                 }
             });
             match outcome {
-                Ok(true) => {
+                Ok(Kept::Rows) => {
                     for row in rows.iter() {
                         observe_row(&mut profile, row, &mut seen);
                     }
                 }
-                Ok(false) => {}
+                Ok(Kept::Record(text)) => {
+                    if let Some(preprocessor) = self.preprocessor {
+                        pending.push(line_number, text);
+                        if pending.len() >= preprocessor.batch_records() {
+                            pending.flush(preprocessor, name, &mut profile)?;
+                        }
+                    }
+                }
+                Ok(Kept::Skipped) => {}
                 Err(LineError::Rejected(reason, message)) => profile
                     .records
                     .reject(reason, || format!("{name}:{line_number}: {message}")),
@@ -208,8 +247,25 @@ impl PartReader for CaptureParts {
             }
             Ok(())
         })?;
+        if let Some(preprocessor) = self.preprocessor {
+            pending.flush(preprocessor, name, &mut profile)?;
+        }
         Ok(PartResult::new(profile, lines, summary))
     }
+}
+
+/// Adds the rows of a CSV text (a preprocessor's answer) to the profile, by position.
+pub(crate) fn observe_csv_rows(
+    profile: &mut DatasetProfile,
+    text: &str,
+    seen: &mut Vec<usize>,
+) -> Result<(), (RejectReason, String)> {
+    let mut rows = Rows::default();
+    decode_csv(text, &mut rows)?;
+    for row in rows.iter() {
+        observe_row(profile, row, seen);
+    }
+    Ok(())
 }
 
 /// What a capture line held.
@@ -218,8 +274,8 @@ impl PartReader for CaptureParts {
     reason = "a line's record is moved once, on the stack; boxing it would allocate for every line"
 )]
 enum Line<'a> {
-    /// A record of the window, to be turned into rows.
-    Record(CaptureRecord<'a>),
+    /// A record of the window (its text and its fields), to be turned into rows.
+    Record(&'a str, CaptureRecord<'a>),
     OutsideWindow,
     Shadow,
 }
@@ -380,12 +436,11 @@ fn read_capture_line(line: &[u8], window: Option<Window>) -> Result<Line<'_>, Li
     if window.is_some_and(|w| !w.contains(inference_time.with_timezone(&Utc))) {
         return Ok(Line::OutsideWindow);
     }
-    Ok(Line::Record(record))
+    Ok(Line::Record(text, record))
 }
 
-/// Where a decoded capture record becomes rows (into `rows`; `input_rows` is scratch space): the
-/// seam where a record preprocessor would sit (SageMaker's `preprocess_handler`), between the
-/// records read and the rows profiled.
+/// Where a decoded capture record becomes rows (into `rows`; `input_rows` is scratch space), when
+/// no record preprocessor (SageMaker's `preprocess_handler`) makes them instead.
 fn record_rows<'a>(
     record: &CaptureRecord<'a>,
     rows: &mut Rows<'a>,

@@ -38,6 +38,10 @@ pub enum EngineError {
     /// A bug (a panicked profiling thread), reported rather than lost.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The user's record preprocessor cannot run (it does not import, lacks its handler, or its
+    /// runner failed): Python's error, with the script named.
+    #[error("{0}")]
+    Script(String),
     #[error(transparent)]
     Sketch(#[from] crate::sketch::SketchError),
     #[error(transparent)]

@@ -4,7 +4,8 @@
 //!
 //! Reading is tolerant (unknown keys, legacy keys, integers written as doubles, overrides in both
 //! places SageMaker puts them); writing reproduces SageMaker's files byte for byte in layout
-//! (see [`jackson`]). [`api`] validates SageMaker API requests against botocore's service model.
+//! (see [`jackson`]). [`api`] validates SageMaker API requests against botocore's service model;
+//! [`scripts`] is the protocol of the runner of users' Python scripts.
 //! No I/O beyond bytes in and strings out.
 
 pub mod api;
@@ -14,6 +15,7 @@ pub mod dataset_format;
 mod error;
 pub mod jackson;
 mod lenient;
+pub mod scripts;
 pub mod statistics;
 pub mod violations;
 

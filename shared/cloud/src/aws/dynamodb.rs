@@ -191,15 +191,31 @@ impl Table for DynamoTable {
         }
     }
 
-    async fn delete(&self, key: &ItemKey) -> Result<(), CloudError> {
-        self.client
+    async fn delete(&self, key: &ItemKey, version: u64) -> Result<(), CloudError> {
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table_name)
             .set_key(Some(Self::key_attributes(key)))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(version.to_string()))
             .send()
-            .await
-            .map_err(|err| CloudError::aws(SERVICE, "DeleteItem", err))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                let what = key.to_string();
+                match self.stored(key).await? {
+                    Some(_) => Err(CloudError::VersionConflict { what }),
+                    None => Err(CloudError::ItemNotFound { what }),
+                }
+            }
+            Err(err) => Err(CloudError::aws(SERVICE, "DeleteItem", err)),
+        }
     }
 
     async fn list(&self, kind: ItemKind) -> Result<Vec<Item>, CloudError> {

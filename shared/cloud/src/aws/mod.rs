@@ -1,7 +1,7 @@
 //! Adapters of the ports to AWS: S3, DynamoDB, EventBridge Scheduler, CloudWatch metrics,
-//! Lambda (starting processing jobs) and CloudWatch Logs (their log lines). Each is behind a
-//! cargo feature of its own (`aws-s3`, ...; `aws` is all of them), so a binary builds only the
-//! SDK crates it uses.
+//! Lambda (starting processing jobs; the scripts function) and CloudWatch Logs (their log lines).
+//! Each is behind a cargo feature of its own (`aws-s3`, ...; `aws` is all of them), so a binary
+//! builds only the SDK crates it uses.
 //!
 //! Every client comes from one [`aws_config::SdkConfig`] loaded the standard way, so the endpoint,
 //! region and credentials are the environment's business: in Lambda the execution role and
@@ -20,6 +20,8 @@ mod logs;
 mod s3;
 #[cfg(feature = "aws-scheduler")]
 mod scheduler;
+#[cfg(feature = "aws-lambda")]
+mod scripts;
 
 #[cfg(feature = "aws-cloudwatch")]
 pub use cloudwatch::{CloudWatchMetrics, MAX_DATUMS_PER_REQUEST};
@@ -33,6 +35,8 @@ pub use logs::{CloudWatchJobLog, PROCESSING_JOBS_LOG_GROUP};
 pub use s3::S3Store;
 #[cfg(feature = "aws-scheduler")]
 pub use scheduler::{create_group, expression, EventBridgeScheduler, SchedulerSettings};
+#[cfg(feature = "aws-lambda")]
+pub use scripts::LambdaScripts;
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`, ...).
 pub async fn load_sdk_config() -> aws_config::SdkConfig {

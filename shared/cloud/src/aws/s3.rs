@@ -1,6 +1,9 @@
 //! [`ObjectStore`] on S3.
 
 use async_trait::async_trait;
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
@@ -113,6 +116,21 @@ impl ObjectStore for S3Store {
         // S3 lists in UTF-8 binary key order already; sorting makes that a promise of this adapter.
         objects.sort_by(|a, b| a.uri.key.cmp(&b.uri.key));
         Ok(objects)
+    }
+
+    /// A presigned GetObject URL, signed with this store's credentials.
+    async fn presigned_get(&self, uri: &ObjectUri, expires: Duration) -> Result<Option<String>, CloudError> {
+        let config = PresigningConfig::expires_in(expires)
+            .map_err(|err| CloudError::Internal(format!("presigning for {expires:?}: {err}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&uri.bucket)
+            .key(&uri.key)
+            .presigned(config)
+            .await
+            .map_err(|err| CloudError::aws(SERVICE, "GetObject", err))?;
+        Ok(Some(request.uri().to_string()))
     }
 }
 

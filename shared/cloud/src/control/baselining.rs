@@ -39,6 +39,8 @@ pub struct BaseliningSpec {
     /// `Environment.post_analytics_processor_script`, in S3.
     pub post_analytics_processor_script: Option<ObjectUri>,
     pub max_runtime_seconds: u32,
+    /// The job's `Environment`, which its scripts see (as the container exports it).
+    pub environment: std::collections::BTreeMap<String, String>,
 }
 
 impl BaseliningSpec {
@@ -116,6 +118,7 @@ impl BaseliningSpec {
             max_runtime_seconds: job
                 .stopping_condition
                 .map_or(DEFAULT_MAX_RUNTIME_SECONDS, |s| s.max_runtime_in_seconds),
+            environment: environment.clone(),
         })
     }
 
@@ -216,13 +219,20 @@ fn mount(local_path: Option<&str>, s3_uri: &str, what: &str) -> Result<Mount, Cl
 }
 
 /// The S3 location of container path `path`: the mount whose LocalPath is `path` or holds it.
+/// An S3Prefix that is one object's whole key is downloaded as `LocalPath/<its last segment>`,
+/// which is how the SDK names a script it was given as an S3 URI (`s3://code/pre.py` mounted at
+/// `.../record_preprocessor_script_input`, the script at `.../record_preprocessor_script_input/pre.py`).
 fn resolve(path: &str, mounts: &[Mount], member: &str, list: &str) -> Result<ObjectUri, CloudError> {
     let path = path.trim_end_matches('/');
     let found = mounts.iter().find_map(|mount| {
         if path == mount.local_path {
+            return Some(mount.s3.clone());
+        }
+        let rest = path.strip_prefix(&mount.local_path)?.strip_prefix('/')?;
+        let own_name = mount.s3.key.rsplit('/').next().filter(|name| !name.is_empty());
+        if own_name == Some(rest) {
             Some(mount.s3.clone())
         } else {
-            let rest = path.strip_prefix(&mount.local_path)?.strip_prefix('/')?;
             Some(mount.s3.join(rest))
         }
     });
@@ -354,6 +364,32 @@ mod tests {
         );
         assert_eq!(spec.categorical_drift_method, Some(CategoricalDriftMethod::ChiSquared));
         assert_eq!(spec.max_runtime_seconds, 60);
+    }
+
+    #[test]
+    fn a_script_input_is_its_own_object_or_a_prefix_holding_it() {
+        let mut request = request();
+        for (name, uri) in [
+            ("record_preprocessor_script_input", "s3://code/pre.py"),
+            (
+                "post_analytics_processor_script_input",
+                "s3://models/churn/input/post_analytics_processor_script_input",
+            ),
+        ] {
+            request["ProcessingInputs"].as_array_mut().unwrap().push(json!({
+                "InputName": name,
+                "S3Input": {"S3Uri": uri, "LocalPath": format!("/opt/ml/processing/input/{name}"), "S3DataType": "S3Prefix"}}));
+        }
+        request["Environment"]["record_preprocessor_script"] =
+            json!("/opt/ml/processing/input/record_preprocessor_script_input/pre.py");
+        request["Environment"]["post_analytics_processor_script"] =
+            json!("/opt/ml/processing/input/post_analytics_processor_script_input/post.py");
+        let spec = BaseliningSpec::from_request(&request).unwrap();
+        assert_eq!(spec.record_preprocessor_script.unwrap().to_string(), "s3://code/pre.py");
+        assert_eq!(
+            spec.post_analytics_processor_script.unwrap().to_string(),
+            "s3://models/churn/input/post_analytics_processor_script_input/post.py"
+        );
     }
 
     fn refused(request: &Value) -> String {

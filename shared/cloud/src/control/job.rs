@@ -24,6 +24,35 @@ pub struct JobSpec {
     pub environment: BTreeMap<String, String>,
     pub max_runtime_seconds: Option<u32>,
     pub container: ContainerSpec,
+    /// The user's scripts (`RecordPreprocessorSourceUri`, `PostAnalyticsProcessorSourceUri`).
+    pub scripts: JobScripts,
+}
+
+/// A job's record preprocessor and post-analytics processor, in S3.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobScripts {
+    pub record_preprocessor: Option<ObjectUri>,
+    pub post_analytics_processor: Option<ObjectUri>,
+}
+
+impl JobScripts {
+    fn from_app(app: &AppSpecification, member: &str) -> Result<JobScripts, CloudError> {
+        let uri = |value: &Option<String>, name: &str| {
+            value
+                .as_deref()
+                .map(|uri| {
+                    ObjectUri::parse(uri).map_err(|err| CloudError::Validation(format!("{member}.{name}: {err}")))
+                })
+                .transpose()
+        };
+        Ok(JobScripts {
+            record_preprocessor: uri(&app.record_preprocessor_source_uri, "RecordPreprocessorSourceUri")?,
+            post_analytics_processor: uri(
+                &app.post_analytics_processor_source_uri,
+                "PostAnalyticsProcessorSourceUri",
+            )?,
+        })
+    }
 }
 
 /// What the job's definition says of the container SageMaker would run for each execution,
@@ -78,6 +107,12 @@ impl JobSpec {
         if let Some(capture) = self.capture_destination()? {
             allowed.check(&capture, &format!("Environment.{CAPTURE_DESTINATION_KEY}"))?;
         }
+        if let Some(script) = &self.scripts.record_preprocessor {
+            allowed.check(script, "RecordPreprocessorSourceUri")?;
+        }
+        if let Some(script) = &self.scripts.post_analytics_processor {
+            allowed.check(script, "PostAnalyticsProcessorSourceUri")?;
+        }
         Ok(())
     }
 
@@ -99,6 +134,7 @@ impl JobSpec {
                 ))
             }
         };
+        let scripts = JobScripts::from_app(&inline.monitoring_app_specification, "MonitoringAppSpecification")?;
         let container = Container {
             image_uri: inline.monitoring_app_specification.image_uri,
             resources: inline.monitoring_resources,
@@ -112,12 +148,14 @@ impl JobSpec {
             inline.environment.unwrap_or_default(),
             inline.stopping_condition,
             container,
+            scripts,
         )
     }
 
     /// From a stored CreateDataQualityJobDefinition request.
     pub fn from_job_definition(definition: &Value) -> Result<JobSpec, CloudError> {
         let job: DataQualityJobDefinition = read(definition, "DataQualityJobDefinition")?;
+        let scripts = JobScripts::from_app(&job.data_quality_app_specification, "DataQualityAppSpecification")?;
         let container = Container {
             image_uri: job.data_quality_app_specification.image_uri,
             resources: job.job_resources,
@@ -131,6 +169,7 @@ impl JobSpec {
             job.data_quality_app_specification.environment.unwrap_or_default(),
             job.stopping_condition,
             container,
+            scripts,
         )
     }
 }
@@ -142,6 +181,7 @@ fn resolve(
     environment: BTreeMap<String, String>,
     stopping: Option<StoppingCondition>,
     container: Container,
+    scripts: JobScripts,
 ) -> Result<JobSpec, CloudError> {
     let (input, offsets, input_local_path) = match (&input.endpoint_input, &input.batch_transform_input) {
         (Some(endpoint), None) => (
@@ -207,6 +247,7 @@ fn resolve(
             role_arn: container.role_arn,
             network_config: container.network_config,
         },
+        scripts,
     })
 }
 
@@ -276,6 +317,8 @@ struct AppSpecification {
     #[serde(default)]
     image_uri: String,
     environment: Option<BTreeMap<String, String>>,
+    record_preprocessor_source_uri: Option<String>,
+    post_analytics_processor_source_uri: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -5,8 +5,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::job::JobSpec;
+use super::lifecycle::is_deleting;
 use super::listing::{in_time_range, name_contains, page, time_key, Row};
-use super::records::{decode, epoch_seconds, without_tags, ScheduleRecord};
+use super::records::{decode, epoch_seconds, first_version, public_view, ScheduleRecord};
 use super::{name, parse, with_token, ControlPlane};
 use crate::ports::{Item, ItemKey, ItemKind};
 use crate::CloudError;
@@ -16,45 +17,50 @@ impl ControlPlane {
         let definition_name = name(request, "JobDefinitionName")?;
         JobSpec::from_job_definition(request)?.check_buckets(&self.allowed_buckets)?;
         let arn = self.arn("data-quality-job-definition", &definition_name);
+        let now = Utc::now();
         let mut record = request.clone();
         record["JobDefinitionArn"] = Value::String(arn.clone());
-        record["CreationTime"] = json!(epoch_seconds(Utc::now()));
+        record["CreationTime"] = json!(epoch_seconds(now));
         let item = Item {
             key: ItemKey::JobDefinition(definition_name.clone()),
-            version: 1,
+            version: first_version(now),
             body: record,
         };
-        self.table.insert(&item).await.map_err(|err| match err {
-            CloudError::AlreadyExists { .. } => CloudError::ResourceInUse(format!(
+        self.insert_new(&item, || {
+            CloudError::ResourceInUse(format!(
                 "Data quality job definition '{definition_name}' already exists"
-            )),
-            other => other,
-        })?;
+            ))
+        })
+        .await?;
         Ok(json!({ "JobDefinitionArn": arn }))
     }
 
     pub(super) async fn describe_job_definition(&self, definition_name: &str) -> Result<Value, CloudError> {
-        let item = self
-            .table
-            .get(&ItemKey::JobDefinition(definition_name.to_string()))
-            .await?;
+        let item = self.live(&ItemKey::JobDefinition(definition_name.to_string())).await?;
         let item = item.ok_or_else(|| not_found(definition_name))?;
-        Ok(without_tags(item.body))
+        Ok(public_view(item.body))
     }
 
+    /// Of concurrent Deletes of a job definition one succeeds, the others get ResourceNotFound;
+    /// one a schedule still names is refused.
     pub(super) async fn delete_job_definition(&self, definition_name: &str) -> Result<Value, CloudError> {
         let key = ItemKey::JobDefinition(definition_name.to_string());
-        self.table.get(&key).await?.ok_or_else(|| not_found(definition_name))?;
-        for item in self.table.list(ItemKind::Schedule).await? {
-            let record: ScheduleRecord = decode(&item)?;
-            if record.job_definition_name() == Some(definition_name) {
-                return Err(CloudError::ResourceInUse(format!(
-                    "Data quality job definition '{definition_name}' is used by monitoring schedule '{}'; delete the schedule first",
-                    record.monitoring_schedule_name
-                )));
+        let unused = |item: Item| async move {
+            for schedule in self.table.list(ItemKind::Schedule).await? {
+                if is_deleting(&schedule.body) {
+                    continue;
+                }
+                let record: ScheduleRecord = decode(&schedule)?;
+                if record.job_definition_name() == Some(definition_name) {
+                    return Err(CloudError::ResourceInUse(format!(
+                        "Data quality job definition '{definition_name}' is used by monitoring schedule '{}'; delete the schedule first",
+                        record.monitoring_schedule_name
+                    )));
+                }
             }
-        }
-        self.table.delete(&key).await?;
+            Ok(item)
+        };
+        self.delete_once(&key, || not_found(definition_name), unused).await?;
         Ok(json!({}))
     }
 
@@ -71,6 +77,9 @@ impl ControlPlane {
         let filters: Filters = parse(request)?;
         let mut rows = Vec::new();
         for item in self.table.list(ItemKind::JobDefinition).await? {
+            if is_deleting(&item.body) {
+                continue;
+            }
             let body = &item.body;
             let definition_name = body["JobDefinitionName"].as_str().unwrap_or_default().to_string();
             let creation_time = body["CreationTime"].as_f64().unwrap_or_default();

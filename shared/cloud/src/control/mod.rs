@@ -8,11 +8,13 @@ mod executions;
 pub mod expression;
 pub mod job;
 mod job_definitions;
+pub mod lifecycle;
 mod listing;
 pub mod processing_jobs;
 pub mod records;
 mod schedules;
 mod tags;
+mod timers;
 
 use std::sync::Arc;
 
@@ -137,7 +139,9 @@ pub async fn plan(table: &dyn Table, config: &Value) -> Result<Plan, CloudError>
         (Some(inline), None) => JobSpec::from_inline(inline)?,
         (None, Some(Value::String(name))) => {
             let item = table.get(&ItemKey::JobDefinition(name.clone())).await?;
-            let item = item.ok_or_else(|| job_definitions::not_found(name))?;
+            let item = item
+                .filter(|item| !lifecycle::is_deleting(&item.body))
+                .ok_or_else(|| job_definitions::not_found(name))?;
             JobSpec::from_job_definition(&item.body)?
         }
         _ => {
@@ -222,15 +226,4 @@ fn with_token(mut response: Value, next_token: Option<String>) -> Value {
         response["NextToken"] = Value::String(token);
     }
     response
-}
-
-/// A lost race on a record is the caller's to retry.
-fn conflict(err: CloudError) -> CloudError {
-    match err {
-        CloudError::VersionConflict { what } => CloudError::Conflict(format!(
-            "{what} was changed by another request at the same time; try again"
-        )),
-        CloudError::ItemNotFound { what } => CloudError::ResourceNotFound(format!("{what} was deleted meanwhile")),
-        other => other,
-    }
 }

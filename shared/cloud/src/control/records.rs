@@ -8,8 +8,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ports::{Item, ItemKey};
+use crate::ports::{Cadence, Item, ItemKey};
 use crate::CloudError;
+
+/// The member of a record's body that holds modelmon's own state of the record (see
+/// [`Internal`]); the API never returns it ([`public_view`]).
+pub const INTERNAL_MEMBER: &str = "modelmon";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ScheduleStatus {
@@ -62,6 +66,28 @@ pub struct ScheduleRecord {
     pub last_monitoring_execution_summary: Option<ExecutionSummary>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Value>,
+    #[serde(rename = "modelmon", default, skip_serializing_if = "Internal::is_empty")]
+    pub internal: Internal,
+}
+
+/// modelmon's own state of a record, in its body under [`INTERNAL_MEMBER`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Internal {
+    /// Set by the Delete that won (`control::lifecycle`): from then on the record is gone for
+    /// every caller, and whoever meets it finishes the deletion.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleting: bool,
+    /// When the schedule's timer fires, written with its configuration, so that the timer a
+    /// record asks for can be told from the record alone (`control::timers`). Records written
+    /// before modelmon kept it derive it from the configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cadence: Option<Cadence>,
+}
+
+impl Internal {
+    fn is_empty(&self) -> bool {
+        *self == Internal::default()
+    }
 }
 
 impl ScheduleRecord {
@@ -114,6 +140,19 @@ pub struct ExecutionRecord {
     pub timings: Option<crate::run::RunTimings>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing_job: Option<ExecutionJob>,
+    /// The post-analytics processor's run, when the job has one and the analysis completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_analytics_processor: Option<PostAnalyticsRun>,
+}
+
+/// What a post-analytics processor did: the files it wrote (uploaded beside the reports), or
+/// why it failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostAnalyticsRun {
+    pub script: String,
+    pub files: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What DescribeProcessingJob tells of an execution's processing job besides its status: the
@@ -306,10 +345,21 @@ pub fn encode<T: Serialize>(key: ItemKey, version: u64, record: &T) -> Item {
     Item { key, version, body }
 }
 
-/// `value` without `Tags`: Describe does not return them.
-pub fn without_tags(mut value: Value) -> Value {
+/// A record as Describe returns it: without `Tags` (SageMaker's Describe leaves them out) and
+/// without modelmon's own state.
+pub fn public_view(mut value: Value) -> Value {
     if let Some(object) = value.as_object_mut() {
         object.remove("Tags");
+        object.remove(INTERNAL_MEMBER);
     }
     value
+}
+
+/// The first version of a new record that may be deleted and created again under its name:
+/// the creation time in microseconds. Every version an earlier record of the name reached is
+/// below it (each of its writes took longer than a microsecond), so a request that read the
+/// earlier record cannot have its conditional write accepted by this one (the ABA problem of
+/// versions that would start at 1 again).
+pub fn first_version(now: DateTime<Utc>) -> u64 {
+    u64::try_from(now.timestamp_micros()).unwrap_or(1).max(1)
 }

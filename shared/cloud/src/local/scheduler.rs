@@ -4,19 +4,26 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::{blocking, read_optional, write_atomic, Lock};
+use super::fsutil::{blocking, read_optional, remove_stale_temps, sync_dir, Lock, Staged};
+use super::StateCheck;
 use crate::ports::{Cadence, ScheduleSpec, Scheduler};
 use crate::CloudError;
 
-/// Timers in a JSON file (`state_file`), changed only under an exclusive OS lock (`flock`) on
-/// `<state_file>.lock`, which orders concurrent calls of this process's tasks and of other
-/// processes alike, so no update is lost; the file is replaced whole (temp file + rename).
+/// Timers in a JSON file (`state_file`), changed only under an exclusive lock on
+/// `<state_file>.lock` (in-process, then `flock`), which orders concurrent calls of this
+/// process's tasks and of other processes alike, so no update is lost. The file is replaced
+/// whole and durably (temp file fsynced, renamed, folder fsynced) before a change returns.
+///
+/// Changes are committed in groups: while one batch is being written, the changes that arrive
+/// queue up and go to disk together in the next write, so one file write and one pair of
+/// fsyncs serve every change that waited for it (the file is one, its writes cannot overlap).
 ///
 /// Firing follows EventBridge Scheduler: a timer fires at the fire times of its cadence strictly
 /// after it was created (or re-armed, see [`Scheduler::update`]), each fire time once, recorded
@@ -26,6 +33,32 @@ use crate::CloudError;
 #[derive(Debug, Clone)]
 pub struct LocalScheduler {
     pub state_file: PathBuf,
+    commits: Arc<GroupCommit>,
+}
+
+/// A change waiting to be committed: it changes the state (returning whether it did) and
+/// returns how to answer its caller once the batch is written (or failed to be).
+type Change = Box<dyn FnOnce(&mut State) -> (bool, Reply) + Send>;
+type Reply = Box<dyn FnOnce(Option<&CloudError>) + Send>;
+
+/// A batch applied (and written, if it changed anything), still to be answered.
+struct Committed {
+    replies: Vec<Reply>,
+    /// Whether the state file was replaced (its folder is still to be flushed), or why not.
+    outcome: Result<bool, CloudError>,
+}
+
+/// The queue of changes and the one writer that takes them.
+#[derive(Default)]
+struct GroupCommit {
+    queue: Mutex<Vec<Change>>,
+    writer: Mutex<()>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GroupCommit")
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -89,6 +122,7 @@ impl LocalScheduler {
     pub fn new(state_file: impl Into<PathBuf>) -> LocalScheduler {
         LocalScheduler {
             state_file: state_file.into(),
+            commits: Arc::default(),
         }
     }
 
@@ -97,7 +131,7 @@ impl LocalScheduler {
     /// restarts. Blocking (file I/O under a lock): from async code, call it in
     /// `tokio::task::spawn_blocking`.
     pub fn due(&self, now: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>, CloudError> {
-        self.change(|state| {
+        self.change(move |state| {
             let mut fired = Vec::new();
             for (name, timer) in state.schedules.iter_mut().filter(|(_, timer)| timer.enabled) {
                 if let Some(fire) = timer.due(now) {
@@ -111,9 +145,8 @@ impl LocalScheduler {
         })
     }
 
-    /// The timers as specs, by name.
+    /// The timers as specs, by name. (No lock: the file is replaced whole.)
     pub fn specs(&self) -> Result<Vec<ScheduleSpec>, CloudError> {
-        let _lock = Lock::acquire(&self.lock_path())?;
         let state = self.load()?;
         Ok(state
             .schedules
@@ -142,32 +175,130 @@ impl LocalScheduler {
         })
     }
 
-    /// Loads the state under the lock, lets `f` change it and saves it if `f` says it changed.
-    fn change<T>(&self, f: impl FnOnce(&mut State) -> Result<(T, bool), CloudError>) -> Result<T, CloudError> {
-        let _lock = Lock::acquire(&self.lock_path())?;
-        let mut state = self.load()?;
-        let (result, changed) = f(&mut state)?;
-        if changed {
-            let bytes = serde_json::to_vec_pretty(&state).expect("the scheduler state serializes");
-            write_atomic(&self.state_file, &bytes)?;
+    /// Checks the timers' file at start-up: counts the timers, or names the file if it cannot
+    /// be read back (left in place: timer changes fail, naming it, until it is fixed or removed),
+    /// and removes the temp files of writes a crash interrupted. Blocking.
+    pub fn check(&self) -> Result<StateCheck, CloudError> {
+        let mut check = StateCheck::default();
+        if let Some(dir) = self.state_file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            check.temps_removed = remove_stale_temps(dir)?;
         }
-        Ok(result)
+        match self.load() {
+            Ok(state) => {
+                check.counts.insert("timer".into(), state.schedules.len());
+            }
+            Err(err) => check.unreadable.push(err),
+        }
+        Ok(check)
+    }
+
+    /// Lets `f` change the state and returns once the change is on disk (if `f` says it
+    /// changed anything). `f` must leave the state as it found it when it fails. Changes that
+    /// wait while another batch is written are applied in order to one loaded state and written
+    /// once.
+    fn change<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<(T, bool), CloudError> + Send + 'static,
+    ) -> Result<T, CloudError> {
+        let (answer, answered) = mpsc::channel();
+        let change: Change = Box::new(move |state| {
+            let outcome = f(state);
+            let changed = matches!(outcome, Ok((_, true)));
+            let reply: Reply = Box::new(move |failed| {
+                let result = match failed {
+                    Some(err) => Err(copy_error(err)),
+                    None => outcome.map(|(value, _)| value),
+                };
+                let _ = answer.send(result);
+            });
+            (changed, reply)
+        });
+        self.commits
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(change);
+        let committed = {
+            // Whoever holds the writer takes everything queued so far, this change included
+            // unless an earlier writer already took it.
+            let _writer = self.commits.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let batch = std::mem::take(&mut *self.commits.queue.lock().unwrap_or_else(|e| e.into_inner()));
+            (!batch.is_empty()).then(|| self.commit(batch))
+        };
+        // The folder's flush happens after the writer is free, so it overlaps with the next
+        // batch's flush of its file (and the file system commits the two together).
+        if let Some(committed) = committed {
+            self.finish(committed);
+        }
+        answered.recv().expect("every batch answers each of its changes")
+    }
+
+    /// Applies a batch to the state under the lock and, if any change changed it, writes it
+    /// once (flushed, renamed into place); the folder is flushed by [`LocalScheduler::finish`].
+    fn commit(&self, batch: Vec<Change>) -> Committed {
+        let loaded = Lock::acquire(&self.lock_path()).and_then(|lock| Ok((lock, self.load()?)));
+        let (_lock, mut state) = match loaded {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                // Each change is run on a throwaway state only to get its reply.
+                let replies = batch
+                    .into_iter()
+                    .map(|change| change(&mut State::default()).1)
+                    .collect();
+                return Committed {
+                    replies,
+                    outcome: Err(err),
+                };
+            }
+        };
+        let mut changed = false;
+        let mut replies = Vec::with_capacity(batch.len());
+        for change in batch {
+            let (this_changed, reply) = change(&mut state);
+            changed |= this_changed;
+            replies.push(reply);
+        }
+        let outcome = match changed {
+            false => Ok(false),
+            true => {
+                let bytes = serde_json::to_vec_pretty(&state).expect("the scheduler state serializes");
+                Staged::write(&self.state_file, &bytes)
+                    .and_then(|staged| staged.rename_to(&self.state_file))
+                    .map(|()| true)
+            }
+        };
+        Committed { replies, outcome }
+    }
+
+    /// Makes a committed batch's rename durable and answers each of its changes: with its own
+    /// outcome, or, if the batch could not be loaded or written, with that error.
+    fn finish(&self, committed: Committed) {
+        let outcome = committed.outcome.and_then(|renamed| match renamed {
+            true => sync_dir(self.state_file.parent().unwrap_or(Path::new("."))),
+            false => Ok(()),
+        });
+        let failed = outcome.err();
+        for reply in committed.replies {
+            reply(failed.as_ref());
+        }
     }
 
     fn create_at(&self, spec: &ScheduleSpec, now: DateTime<Utc>) -> Result<(), CloudError> {
-        self.change(|state| {
+        let spec = spec.clone();
+        self.change(move |state| {
             if state.schedules.contains_key(&spec.name) {
                 return Err(CloudError::AlreadyExists {
                     what: format!("timer {}", spec.name),
                 });
             }
-            state.schedules.insert(spec.name.clone(), Timer::new(spec, now));
+            state.schedules.insert(spec.name.clone(), Timer::new(&spec, now));
             Ok(((), true))
         })
     }
 
     fn update_at(&self, spec: &ScheduleSpec, now: DateTime<Utc>) -> Result<(), CloudError> {
-        self.change(|state| {
+        let spec = spec.clone();
+        self.change(move |state| {
             let timer = state
                 .schedules
                 .get_mut(&spec.name)
@@ -175,21 +306,32 @@ impl LocalScheduler {
                     what: format!("timer {}", spec.name),
                 })?;
             // A new cadence, or enabling, starts afresh from now: what was missed meanwhile
-            // does not fire.
-            if timer.cadence != spec.cadence || (spec.enabled && !timer.enabled) {
+            // does not fire. An update that changes nothing writes nothing.
+            let rearm = timer.cadence != spec.cadence || (spec.enabled && !timer.enabled);
+            let changed = rearm || timer.enabled != spec.enabled;
+            if rearm {
                 timer.armed_at = now;
             }
             timer.cadence = spec.cadence;
             timer.enabled = spec.enabled;
-            Ok(((), true))
+            Ok(((), changed))
         })
     }
 
     fn delete_now(&self, name: &str) -> Result<(), CloudError> {
-        self.change(|state| {
-            let removed = state.schedules.remove(name).is_some();
+        let name = name.to_string();
+        self.change(move |state| {
+            let removed = state.schedules.remove(&name).is_some();
             Ok(((), removed))
         })
+    }
+}
+
+/// The same error again, for each change of a batch that failed (errors are not `Clone`).
+fn copy_error(err: &CloudError) -> CloudError {
+    match err {
+        CloudError::Io { path, source } => CloudError::io(path, io::Error::new(source.kind(), source.to_string())),
+        other => CloudError::Internal(other.to_string()),
     }
 }
 
@@ -479,6 +621,46 @@ mod tests {
         let names: Vec<_> = fired.iter().map(|(name, _)| name.clone()).collect();
         let expected: Vec<_> = (0..16).map(|n| format!("s{n:02}")).collect();
         assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn the_start_up_check_counts_timers_or_names_an_unreadable_file() {
+        let (_dir, scheduler) = scheduler();
+        assert_eq!(scheduler.check().unwrap().counts["timer"], 0);
+        scheduler
+            .create_at(&spec("a", HOURLY, true), t("2026-03-01T10:00:00Z"))
+            .unwrap();
+        assert_eq!(scheduler.check().unwrap().counts["timer"], 1);
+        std::fs::write(&scheduler.state_file, b"{\"schedules\": {").unwrap();
+        let check = scheduler.check().unwrap();
+        assert!(check.counts.is_empty());
+        assert_eq!(check.unreadable.len(), 1);
+        let message = check.unreadable[0].to_string();
+        assert!(
+            message.starts_with(&scheduler.state_file.display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("not a scheduler state file"), "{message}");
+    }
+
+    #[test]
+    fn every_change_of_a_batch_that_cannot_be_loaded_fails_naming_the_file() {
+        let (_dir, scheduler) = scheduler();
+        std::fs::create_dir_all(scheduler.state_file.parent().unwrap()).unwrap();
+        std::fs::write(&scheduler.state_file, b"not json").unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|n| {
+                let scheduler = scheduler.clone();
+                std::thread::spawn(move || scheduler.create_at(&spec(&format!("s{n}"), HOURLY, true), Utc::now()))
+            })
+            .collect();
+        for thread in threads {
+            match thread.join().unwrap() {
+                Err(CloudError::Io { path, .. }) => assert_eq!(path, scheduler.state_file),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(std::fs::read(&scheduler.state_file).unwrap(), b"not json");
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::fsutil::{blocking, create_atomic, read_optional, write_atomic, Lock};
+use super::fsutil::{blocking, create_atomic, read_optional, remove_stale_temps, sync_dir, Lock, Staged};
+use super::StateCheck;
 use crate::ports::{Item, ItemKey, ItemKind, Table};
 use crate::CloudError;
 
@@ -17,9 +18,14 @@ use crate::CloudError;
 /// The conditional writes hold across the tasks of one process and across processes:
 /// - insert writes a temp file and hard-links it to the item's name, which fails atomically when
 ///   the name is taken (like `O_EXCL`, but readers never see a half-written item);
-/// - update and delete hold an exclusive OS lock (`flock`) on `dir/<kind>/.lock` while they read,
-///   compare and replace (temp file + rename) or remove. The OS drops the lock if the process
-///   dies, so a crash leaves no stale lock.
+/// - update and delete hold an exclusive lock on `dir/<kind>/.lock` (in-process, then `flock`)
+///   while they read the stored version, compare it and rename the new file into place or
+///   remove the old one. The OS drops the lock if the process dies, so a crash leaves no stale
+///   lock.
+///
+/// Every write is durable before it returns (see `fsutil`): the new file is fsynced before the
+/// lock is taken and the folder after it is released, so the lock covers only the compare and
+/// the rename, and concurrent writers' flushes overlap.
 ///
 /// Reads take no lock: every file is replaced whole, so a reader sees one version or the next.
 #[derive(Debug, Clone)]
@@ -32,6 +38,12 @@ struct Stored {
     version: u64,
     key: StoredKey,
     body: serde_json::Value,
+}
+
+/// Just the version of a stored item (serde skips the rest).
+#[derive(Deserialize)]
+struct StoredVersion {
+    version: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,6 +78,83 @@ impl FileTable {
             return Ok(None);
         };
         decode(path, &bytes).map(Some)
+    }
+
+    /// The stored version of the item at `path`, `None` when there is none.
+    fn read_version(path: &Path) -> Result<Option<u64>, CloudError> {
+        let Some(bytes) = read_optional(path)? else {
+            return Ok(None);
+        };
+        let stored: StoredVersion = serde_json::from_slice(&bytes).map_err(|e| {
+            CloudError::io(
+                path,
+                io::Error::new(io::ErrorKind::InvalidData, format!("not a table item: {e}")),
+            )
+        })?;
+        Ok(Some(stored.version))
+    }
+
+    /// Holds the kind's lock while `change` compares the stored version of `key`'s item with
+    /// `expected` and, if they match, replaces or removes the file; then makes it durable.
+    fn change_if_version(
+        &self,
+        key: &ItemKey,
+        expected: u64,
+        change: impl FnOnce(&Path) -> Result<(), CloudError>,
+    ) -> Result<(), CloudError> {
+        let path = self.path_of(key);
+        let what = key.to_string();
+        {
+            let _lock = Lock::acquire(&self.lock_path(key.kind()))?;
+            match Self::read_version(&path)? {
+                None => return Err(CloudError::ItemNotFound { what }),
+                Some(stored) if stored != expected => return Err(CloudError::VersionConflict { what }),
+                Some(_) => change(&path)?,
+            }
+        }
+        sync_dir(&self.kind_dir(key.kind()))
+    }
+
+    /// Checks every item file at start-up: counts the readable items by kind, lists the ones
+    /// that cannot be read back (left in place: requests that read them fail, naming them, until
+    /// they are fixed or removed) and removes the temp files of writes a crash interrupted.
+    /// Blocking.
+    pub fn check(&self) -> Result<StateCheck, CloudError> {
+        let mut check = StateCheck::default();
+        let kinds = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(check),
+            Err(e) => return Err(CloudError::io(&self.dir, e)),
+        };
+        for kind in kinds {
+            let kind = kind.map_err(|e| CloudError::io(&self.dir, e))?;
+            if !kind.file_type().map_err(|e| CloudError::io(kind.path(), e))?.is_dir() {
+                continue;
+            }
+            let dir = kind.path();
+            check.temps_removed += remove_stale_temps(&dir)?;
+            let mut names: Vec<PathBuf> = Vec::new();
+            for entry in fs::read_dir(&dir).map_err(|e| CloudError::io(&dir, e))? {
+                let path = entry.map_err(|e| CloudError::io(&dir, e))?.path();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if !name.starts_with('.') && name.ends_with(".json") {
+                    names.push(path);
+                }
+            }
+            names.sort();
+            let label = kind.file_name().to_string_lossy().into_owned();
+            for path in names {
+                match Self::read_item(&path) {
+                    Ok(Some(_)) => *check.counts.entry(label.clone()).or_default() += 1,
+                    Ok(None) => {}
+                    Err(err) => check.unreadable.push(err),
+                }
+            }
+        }
+        Ok(check)
     }
 
     /// Every item of `kind` whose file name starts with `name_prefix`, in key order.
@@ -161,32 +250,25 @@ impl Table for FileTable {
     }
 
     async fn update(&self, item: &Item) -> Result<(), CloudError> {
-        let path = self.path_of(&item.key);
-        let lock_path = self.lock_path(item.key.kind());
+        let (table, key) = (self.clone(), item.key.clone());
         let bytes = encode_item(item)?;
-        let (what, version) = (item.key.to_string(), item.version);
+        let Some(expected) = item.version.checked_sub(1) else {
+            return Err(CloudError::VersionConflict { what: key.to_string() });
+        };
         blocking(move || {
-            let _lock = Lock::acquire(&lock_path)?;
-            match Self::read_item(&path)? {
-                None => Err(CloudError::ItemNotFound { what }),
-                Some(stored) if version.checked_sub(1) != Some(stored.version) => {
-                    Err(CloudError::VersionConflict { what })
-                }
-                Some(_) => write_atomic(&path, &bytes),
-            }
+            // Written and flushed before the lock: only the compare and the rename are inside.
+            let staged = Staged::write(&table.path_of(&key), &bytes)?;
+            table.change_if_version(&key, expected, |path| staged.rename_to(path))
         })
         .await
     }
 
-    async fn delete(&self, key: &ItemKey) -> Result<(), CloudError> {
-        let path = self.path_of(key);
-        let lock_path = self.lock_path(key.kind());
+    async fn delete(&self, key: &ItemKey, version: u64) -> Result<(), CloudError> {
+        let (table, key) = (self.clone(), key.clone());
         blocking(move || {
-            let _lock = Lock::acquire(&lock_path)?;
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(CloudError::io(path, e)),
-                _ => Ok(()),
-            }
+            table.change_if_version(&key, version, |path| {
+                fs::remove_file(path).map_err(|e| CloudError::io(path, e))
+            })
         })
         .await
     }
@@ -395,17 +477,91 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn delete_removes_and_a_missing_item_is_fine() {
+    async fn delete_checks_the_version() {
         let (_dir, table) = table();
         let key = ItemKey::Schedule("gone".into());
-        table.delete(&key).await.unwrap();
+        assert!(matches!(
+            table.delete(&key, 1).await,
+            Err(CloudError::ItemNotFound { .. })
+        ));
         table.insert(&item(key.clone(), 1, json!(1))).await.unwrap();
-        table.delete(&key).await.unwrap();
+        table.update(&item(key.clone(), 2, json!(2))).await.unwrap();
+        // A writer that read version 1 is too late.
+        match table.delete(&key, 1).await {
+            Err(CloudError::VersionConflict { what }) => assert_eq!(what, "schedule gone"),
+            other => panic!("{other:?}"),
+        }
+        assert!(table.get(&key).await.unwrap().is_some());
+        table.delete(&key, 2).await.unwrap();
         assert_eq!(table.get(&key).await.unwrap(), None);
-        table.delete(&key).await.unwrap();
+        assert!(matches!(
+            table.delete(&key, 2).await,
+            Err(CloudError::ItemNotFound { .. })
+        ));
         // The name is free again.
         table.insert(&item(key.clone(), 1, json!(2))).await.unwrap();
         assert_eq!(table.get(&key).await.unwrap().unwrap().body, json!(2));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn of_sixteen_concurrent_deletes_exactly_one_succeeds() {
+        let (_dir, table) = table();
+        let table = Arc::new(table);
+        let key = ItemKey::JobDefinition("race".into());
+        table.insert(&item(key.clone(), 1, json!(1))).await.unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (table, key) = (table.clone(), key.clone());
+                tokio::spawn(async move { table.delete(&key, 1).await })
+            })
+            .collect();
+        let mut deleted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => deleted += 1,
+                Err(CloudError::ItemNotFound { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(deleted, 1);
+        assert_eq!(table.get(&key).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn the_start_up_check_counts_items_names_unreadable_ones_and_removes_stale_temps() {
+        let (dir, table) = table();
+        table
+            .insert(&item(ItemKey::Schedule("a".into()), 1, json!(1)))
+            .await
+            .unwrap();
+        table
+            .insert(&item(ItemKey::Schedule("b".into()), 1, json!(1)))
+            .await
+            .unwrap();
+        table
+            .insert(&item(execution("a", "2026-03-01T10:00:00Z"), 1, json!(1)))
+            .await
+            .unwrap();
+        let bad = table.path_of(&ItemKey::Schedule("bad".into()));
+        fs::write(&bad, b"{\"version\": 1, \"key\"").unwrap();
+        // A temp file of a writer that is gone (pid 0), as a crash leaves it.
+        let temp = dir
+            .path()
+            .join("schedule")
+            .join(format!("{}0-1", super::super::fsutil::TEMP_PREFIX));
+        fs::write(&temp, b"{\"half").unwrap();
+        let check = table.check().unwrap();
+        assert_eq!(check.counts["schedule"], 2);
+        assert_eq!(check.counts["execution"], 1);
+        assert_eq!(check.unreadable.len(), 1);
+        let message = check.unreadable[0].to_string();
+        assert!(message.starts_with(&bad.display().to_string()), "{message}");
+        assert!(message.contains("not a table item"), "{message}");
+        assert!(bad.exists(), "left in place");
+        if cfg!(target_os = "linux") {
+            assert_eq!(check.temps_removed, 1);
+            assert!(!temp.exists());
+        }
     }
 
     #[tokio::test]

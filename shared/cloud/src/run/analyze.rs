@@ -10,19 +10,28 @@ use chrono::{DateTime, Duration, Utc};
 use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat, Outcome};
 use modelmon_engine::capture::Window;
 use modelmon_engine::dataset::{parse_manifest, ReadOptions};
+use modelmon_engine::preprocess::RecordPreprocessor;
 use modelmon_formats::{from_json_slice, Constraints, Statistics};
+use modelmon_report::RunContext;
 use serde::{Deserialize, Serialize};
 
 use super::execution_job::{self, ExecutionFacts};
 use super::objects::{data_objects, engine_failure, object_sources};
+use super::scripts::{
+    dataset_format_variable, load_script, record_format, BlockingPreprocessor, PostAnalyticsProcessor, Preprocessor,
+};
+use super::truncate;
 use crate::control::expression::{window, Expression};
 use crate::control::job::{JobInput, JobSpec, CAPTURE_DESTINATION_KEY};
+use crate::control::lifecycle::is_deleting;
 use crate::control::records::{
     decode, encode, epoch_seconds, from_epoch_seconds, ExecutionRecord, ExecutionStatus, ExecutionSummary,
-    ScheduleRecord, ScheduleStatus,
+    PostAnalyticsRun, ScheduleRecord, ScheduleStatus,
 };
 use crate::control::{plan, Plan};
-use crate::ports::{Cadence, ItemKey, MetricDatum, MetricValue, MetricsSink, ObjectInfo, ObjectStore, Table};
+use crate::ports::{
+    Cadence, ItemKey, MetricDatum, MetricValue, MetricsSink, ObjectInfo, ObjectStore, ScriptRunner, Table,
+};
 use crate::{AllowedBuckets, CloudError, ObjectUri};
 
 /// The scheduler's event: `{"schedule_name": "...", "scheduled_time": "2026-11-25T14:00:00Z"}`.
@@ -95,12 +104,14 @@ pub struct AnalysisRunner {
     metrics: Arc<dyn MetricsSink>,
     settings: RunSettings,
     allowed_buckets: AllowedBuckets,
+    scripts: Option<Arc<dyn ScriptRunner>>,
 }
 
 /// What the engine made of the window, and where the reports went.
 struct Executed {
     analysis: Analysis,
     report_uri: ObjectUri,
+    post_analytics: Option<PostAnalyticsRun>,
 }
 
 const ENDPOINT_NAMESPACE: &str = "aws/sagemaker/Endpoints/data-metrics";
@@ -119,7 +130,15 @@ impl AnalysisRunner {
             metrics,
             settings,
             allowed_buckets: AllowedBuckets::any(),
+            scripts: None,
         }
+    }
+
+    /// Runs jobs' record preprocessors and post-analytics processors on `scripts` (without it,
+    /// a job that names a script fails saying so).
+    pub fn with_scripts(mut self, scripts: Arc<dyn ScriptRunner>) -> Self {
+        self.scripts = Some(scripts);
+        self
     }
 
     /// Refuses jobs that name buckets outside `allowed` (every bucket is allowed by default).
@@ -134,7 +153,9 @@ impl AnalysisRunner {
     pub async fn run(&self, event: &ScheduledRun) -> Result<RunResult, CloudError> {
         let fired = Instant::now();
         let schedule_key = ItemKey::Schedule(event.schedule_name.clone());
-        let Some(schedule_item) = self.table.get(&schedule_key).await? else {
+        let schedule_item = self.table.get(&schedule_key).await?;
+        // A schedule being deleted is gone already (its timer may fire once more meanwhile).
+        let Some(schedule_item) = schedule_item.filter(|item| !is_deleting(&item.body)) else {
             return Ok(RunResult::Skipped(format!(
                 "monitoring schedule '{}' does not exist",
                 event.schedule_name
@@ -202,6 +223,7 @@ impl AnalysisRunner {
             records: None,
             timings: None,
             processing_job,
+            post_analytics_processor: None,
         };
         let version = match self.claim(&key, &mut record).await? {
             Ok(version) => version,
@@ -243,11 +265,22 @@ impl AnalysisRunner {
                         Some(format!("Job inputs had no data. {}", analysis.exit_message)),
                     ),
                 };
+                let mut exit_message = analysis.exit_message.clone();
+                // A post-analytics processor that failed fails the execution; its reports stay.
+                let (status, failure) = match &executed.post_analytics {
+                    Some(PostAnalyticsRun { error: Some(error), .. }) => (ExecutionStatus::Failed, Some(error.clone())),
+                    Some(run) => {
+                        exit_message.push_str(&format!(" {}", post_analytics_message(run)));
+                        (status, failure)
+                    }
+                    None => (status, failure),
+                };
                 record.summary.monitoring_execution_status = status;
                 record.summary.failure_reason = failure.map(|f| truncate(&f));
                 record.report_uri = Some(executed.report_uri.to_string());
-                record.exit_message = Some(analysis.exit_message.clone());
+                record.exit_message = Some(exit_message);
                 record.records = serde_json::to_value(&analysis.records).ok();
+                record.post_analytics_processor = executed.post_analytics;
                 None
             }
             Err(err) => {
@@ -318,12 +351,17 @@ impl AnalysisRunner {
         let phase = Instant::now();
         let statistics: Statistics = self.read_json(&job.baseline_statistics).await?;
         let constraints: Constraints = self.read_json(&job.baseline_constraints).await?;
+        let monitoring_config = constraints.monitoring_config.clone();
         timings.baseline_ms = millis(phase.elapsed());
         let phase = Instant::now();
         let (objects, format) = self.list_inputs(job, &window).await?;
         timings.listing_ms = millis(phase.elapsed());
         let sources = object_sources(&self.store, &objects, self.settings.scratch.as_deref())?;
         let read = self.settings.read;
+        let preprocessor = match &job.scripts.record_preprocessor {
+            Some(uri) => Some(self.preprocessor(uri, job, format).await?),
+            None => None,
+        };
         let analysis = tokio::task::spawn_blocking(move || {
             let request = AnalysisRequest {
                 input: Input::Sources(&sources),
@@ -332,6 +370,7 @@ impl AnalysisRunner {
                 baseline: &statistics,
                 constraints: &constraints,
                 read,
+                preprocessor: preprocessor.as_ref().map(|p| p as &dyn RecordPreprocessor),
             };
             analyze(&request, &mut |_| {})
         })
@@ -347,25 +386,32 @@ impl AnalysisRunner {
 
         let endpoint = job.endpoint_name();
         let report_uri = report_folder(job, &schedule.monitoring_schedule_name, scheduled_time);
+        let (input, input_format) = match &job.input {
+            JobInput::Endpoint { endpoint_name } => (
+                self.capture_destination(job)?.join(endpoint_name).as_prefix().to_string(),
+                "capture".to_string(),
+            ),
+            JobInput::BatchTransform { destination, format } => (
+                destination.to_string(),
+                format!("{} from batch-transform manifests", format.name()),
+            ),
+        };
+        let context = RunContext {
+            schedule: Some(schedule.monitoring_schedule_name.clone()),
+            endpoint: endpoint.map(str::to_string),
+            scheduled_time: Some(scheduled_time),
+            window: Some(window.into()),
+            baseline_statistics: Some(job.baseline_statistics.to_string()),
+            baseline_constraints: Some(job.baseline_constraints.to_string()),
+            inputs: vec![input],
+            input_format: Some(input_format),
+        };
         let phase = Instant::now();
-        if analysis.outcome != Outcome::NoData {
-            let statistics = analysis.statistics.to_json().into_bytes();
+        for file in modelmon_report::run_files(&analysis, &monitoring_config, context) {
             self.store
-                .put(&report_uri.join("statistics.json"), statistics, "application/json")
-                .await?;
-            let violations = analysis.violations().to_json().into_bytes();
-            self.store
-                .put(
-                    &report_uri.join("constraint_violations.json"),
-                    violations,
-                    "application/json",
-                )
+                .put(&report_uri.join(file.name), file.bytes, file.content_type)
                 .await?;
         }
-        let report = serde_json::to_vec_pretty(&analysis).expect("the report is plain data");
-        self.store
-            .put(&report_uri.join("report.json"), report, "application/json")
-            .await?;
         timings.writes_ms = millis(phase.elapsed());
         timings.reports_written_ms = millis(started.elapsed());
         if job.environment.get("publish_cloudwatch_metrics").map(String::as_str) != Some("Disabled") {
@@ -374,7 +420,128 @@ impl AnalysisRunner {
                 .await?;
             timings.metrics_ms = millis(phase.elapsed());
         }
-        Ok(Executed { analysis, report_uri })
+        let post_analytics = match &job.scripts.post_analytics_processor {
+            Some(uri) if analysis.outcome != Outcome::NoData => Some(
+                self.post_analytics(uri, job, &schedule.monitoring_schedule_name, &report_uri, window)
+                    .await?,
+            ),
+            _ => None,
+        };
+        Ok(Executed {
+            analysis,
+            report_uri,
+            post_analytics,
+        })
+    }
+
+    fn scripts(&self, uri: &ObjectUri) -> Result<Arc<dyn ScriptRunner>, CloudError> {
+        self.scripts.clone().ok_or_else(|| {
+            CloudError::Config(format!(
+                "the job names the script {uri}, but this deployment has no script runner \
+                 (set SCRIPTS_FUNCTION_NAME to the scripts function)"
+            ))
+        })
+    }
+
+    /// The job's record preprocessor, for the engine.
+    async fn preprocessor(
+        &self,
+        uri: &ObjectUri,
+        job: &JobSpec,
+        format: InputFormat,
+    ) -> Result<BlockingPreprocessor, CloudError> {
+        let scripts = self.scripts(uri)?;
+        let script = load_script(self.store.as_ref(), uri).await?;
+        let preprocessor = Preprocessor::new(scripts, script, job.environment.clone(), record_format(format));
+        Ok(BlockingPreprocessor::new(
+            preprocessor,
+            tokio::runtime::Handle::current(),
+        ))
+    }
+
+    /// Runs the job's post-analytics processor on the run's reports, uploading the files it
+    /// wrote beside them. Its failure is the run's outcome, not an error: the reports stay.
+    async fn post_analytics(
+        &self,
+        uri: &ObjectUri,
+        job: &JobSpec,
+        schedule_name: &str,
+        report_uri: &ObjectUri,
+        window: Window,
+    ) -> Result<PostAnalyticsRun, CloudError> {
+        let scripts = self.scripts(uri)?;
+        let failed = |error: String| PostAnalyticsRun {
+            script: uri.to_string(),
+            files: Vec::new(),
+            error: Some(error),
+        };
+        let script = match load_script(self.store.as_ref(), uri).await {
+            Ok(script) => script,
+            Err(err @ CloudError::Script(_)) => return Ok(failed(err.to_string())),
+            Err(err) => return Err(err),
+        };
+        let mut environment = job.environment.clone();
+        environment.insert(
+            "start_time".into(),
+            window.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        environment.insert(
+            "end_time".into(),
+            window.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        environment.insert("sagemaker_monitoring_schedule_name".into(), schedule_name.into());
+        environment
+            .entry("publish_cloudwatch_metrics".into())
+            .or_insert_with(|| "Enabled".into());
+        let format = match &job.input {
+            JobInput::Endpoint { endpoint_name } => {
+                environment.insert("sagemaker_endpoint_name".into(), endpoint_name.clone());
+                InputFormat::Capture
+            }
+            JobInput::BatchTransform { format, .. } => InputFormat::Dataset(*format),
+        };
+        environment
+            .entry("dataset_format".into())
+            .or_insert_with(|| dataset_format_variable(format));
+        let mut inputs = vec![
+            ("output/report.json".to_string(), report_uri.join("report.json")),
+            ("output/statistics.json".to_string(), report_uri.join("statistics.json")),
+            (
+                "output/constraint_violations.json".to_string(),
+                report_uri.join("constraint_violations.json"),
+            ),
+        ];
+        inputs.push(("baseline/statistics.json".into(), job.baseline_statistics.clone()));
+        inputs.push(("baseline/constraints.json".into(), job.baseline_constraints.clone()));
+        let paths = [
+            ("output_path", "output"),
+            ("baseline_statistics", "baseline/statistics.json"),
+            ("baseline_constraints", "baseline/constraints.json"),
+        ]
+        .into_iter()
+        .map(|(name, path)| (name.to_string(), path.to_string()))
+        .collect();
+        let processor = PostAnalyticsProcessor::new(scripts, script, environment);
+        let files = match processor.run(self.store.as_ref(), &inputs, paths).await {
+            Ok(files) => files,
+            Err(err @ CloudError::Script(_)) => return Ok(failed(err.to_string())),
+            Err(err) => return Err(err),
+        };
+        let mut names = Vec::new();
+        for (path, bytes) in files {
+            let content_type = if path.ends_with(".json") {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            };
+            self.store.put(&report_uri.join(&path), bytes, content_type).await?;
+            names.push(path);
+        }
+        Ok(PostAnalyticsRun {
+            script: uri.to_string(),
+            files: names,
+            error: None,
+        })
     }
 
     /// The objects to analyse, in order: the window's capture (the hour folders of every
@@ -506,6 +673,9 @@ impl AnalysisRunner {
             let Ok(Some(item)) = self.table.get(key).await else {
                 return;
             };
+            if is_deleting(&item.body) {
+                return;
+            }
             let Ok(mut schedule) = decode::<ScheduleRecord>(&item) else {
                 return;
             };
@@ -531,6 +701,15 @@ impl AnalysisRunner {
             }
         }
     }
+}
+
+/// `The post-analytics processor s3://... ran and wrote summary.txt.`
+fn post_analytics_message(run: &PostAnalyticsRun) -> String {
+    let wrote = match run.files.as_slice() {
+        [] => "wrote no file".to_string(),
+        files => format!("wrote {}", files.join(", ")),
+    };
+    format!("The post-analytics processor {} ran and {wrote}.", run.script)
 }
 
 /// The window of the run at `scheduled_time`.
@@ -560,15 +739,4 @@ fn report_folder(job: &JobSpec, schedule_name: &str, scheduled_time: DateTime<Ut
 /// Failures a later delivery may not meet again: the AWS services', the file system's.
 fn is_transient(err: &CloudError) -> bool {
     matches!(err, CloudError::Aws { .. } | CloudError::Io { .. })
-}
-
-/// FailureReason holds at most 1,024 characters.
-fn truncate(text: &str) -> String {
-    const LIMIT: usize = 1024;
-    if text.chars().count() <= LIMIT {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(LIMIT - 3).collect();
-    cut.push_str("...");
-    cut
 }

@@ -260,7 +260,7 @@ async fn profile_and_write(
         true => listed.into_iter().filter(|o| o.uri.key == plan.prefix).collect(),
         false => data_objects(listed, &root),
     };
-    let profile = profile_objects(store, &objects, format, None).await?;
+    let profile = profile_objects(store, &objects, format, &BaselineOptions::default(), None).await?;
     let partial = PartialProfile {
         objects: objects.iter().map(|o| o.uri.key.clone()).collect(),
         profile,
@@ -301,7 +301,12 @@ pub async fn merge_partials(
     if profile.item_count() == 0 {
         return Err(no_records(&plan.dataset_source, &profile));
     }
-    let outputs = write_baseline(store, &profile, options, &output).await?;
+    let job = BaselineJob {
+        dataset_source: plan.dataset_source.clone(),
+        dataset_format: plan.dataset_format.clone(),
+        output_path: plan.output_path.clone(),
+    };
+    let outputs = write_baseline(store, &profile, &job, format, options, &output).await?;
     remove_all(store, &scratch).await?;
     Ok(outputs)
 }

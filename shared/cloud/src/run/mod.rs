@@ -9,8 +9,20 @@ pub mod execution_job;
 pub mod fanout;
 mod objects;
 mod processing;
+pub mod scripts;
 
 pub use analyze::{AnalysisRunner, RunResult, RunSettings, RunTimings, ScheduledRun};
 pub use baseline::{run_baseline, run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
 pub use objects::{data_objects, engine_failure, object_sources, PARTS_AHEAD, PART_BYTES};
 pub use processing::{JobRunResult, JobRunSettings, ProcessingJobRunner};
+
+/// SageMaker's ExitMessage and FailureReason hold at most 1,024 characters.
+fn truncate(text: &str) -> String {
+    const LIMIT: usize = 1024;
+    if text.chars().count() <= LIMIT {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(LIMIT - 3).collect();
+    cut.push_str("...");
+    cut
+}

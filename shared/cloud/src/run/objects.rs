@@ -74,10 +74,15 @@ pub fn data_objects(mut objects: Vec<ObjectInfo>, root: &ObjectUri) -> Vec<Objec
 }
 
 /// The engine's error, as a run reports it: a read of an object that failed is the store's
-/// error (an AWS call's may be cured by a retry), naming the object; anything else is the data's.
+/// error (an AWS call's may be cured by a retry), naming the object; a record preprocessor that
+/// cannot run is the script's; anything else is the data's.
 pub fn engine_failure(err: EngineError) -> CloudError {
     let EngineError::Io { path, source } = err else {
-        return CloudError::Data(err.to_string());
+        return match err {
+            // The user's record preprocessor cannot run: the script's fault, named as such.
+            EngineError::Script(message) => CloudError::Script(message),
+            other => CloudError::Data(other.to_string()),
+        };
     };
     if !source.get_ref().is_some_and(|inner| inner.is::<CloudError>()) {
         return CloudError::Data(EngineError::Io { path, source }.to_string());

@@ -10,14 +10,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::baseline::{run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
+use super::truncate;
 use crate::control::baselining::BaseliningSpec;
+use crate::control::job::JobScripts;
 use crate::control::processing_jobs::{edit_job, Edit};
 use crate::control::records::{epoch_seconds, from_epoch_seconds, ProcessingJobRecord, ProcessingJobStatus};
-use crate::ports::{JobLog, LogLine, ObjectStore, Table};
+use crate::ports::{JobLog, LogLine, ObjectStore, ScriptRunner, Table};
 use crate::{AllowedBuckets, CloudError};
-
-/// ExitMessage and FailureReason hold at most 1,024 characters.
-const MESSAGE_LIMIT: usize = 1024;
 
 #[derive(Debug, Clone)]
 pub struct JobRunSettings {
@@ -43,6 +42,7 @@ pub struct ProcessingJobRunner {
     job_log: Arc<dyn JobLog>,
     settings: JobRunSettings,
     allowed_buckets: AllowedBuckets,
+    scripts: Option<Arc<dyn ScriptRunner>>,
 }
 
 /// How the work ended, before it is written down.
@@ -51,6 +51,26 @@ enum Outcome {
     Failed(String),
     Stopped,
 }
+
+impl Outcome {
+    fn status(&self) -> ProcessingJobStatus {
+        match self {
+            Outcome::Completed(_) => ProcessingJobStatus::Completed,
+            Outcome::Failed(_) => ProcessingJobStatus::Failed,
+            Outcome::Stopped => ProcessingJobStatus::Stopped,
+        }
+    }
+
+    fn log_line(&self) -> String {
+        match self {
+            Outcome::Completed(message) => format!("Completed: {message}"),
+            Outcome::Failed(reason) => format!("Failed: {reason}"),
+            Outcome::Stopped => format!("Stopped: {STOPPED_MESSAGE}"),
+        }
+    }
+}
+
+const STOPPED_MESSAGE: &str = "Stopped by StopProcessingJob.";
 
 impl ProcessingJobRunner {
     pub fn new(
@@ -65,7 +85,14 @@ impl ProcessingJobRunner {
             job_log,
             settings,
             allowed_buckets: AllowedBuckets::any(),
+            scripts: None,
         }
+    }
+
+    /// Runs jobs' record preprocessors and post-analytics processors on `scripts`.
+    pub fn with_scripts(mut self, scripts: Arc<dyn ScriptRunner>) -> Self {
+        self.scripts = Some(scripts);
+        self
     }
 
     /// Refuses jobs that name buckets outside `allowed` (every bucket is allowed by default).
@@ -96,20 +123,23 @@ impl ProcessingJobRunner {
         );
         tracing::info!(job = %job_name, "baselining job started");
         let outcome = self.execute(&record, started, deadline, &mut log).await;
+        // The last line is written before the end state, so a reader that sees the job ended
+        // (the SDK's `wait(logs=True)` reads once more then) finds it.
+        let expected = outcome.status();
+        log.line(outcome.log_line());
+        log.flush().await;
         let ended = self.end(job_name, outcome).await?;
-        match ended.processing_job_status {
-            ProcessingJobStatus::Completed => log.line(format!(
-                "Completed: {}",
-                ended.exit_message.as_deref().unwrap_or_default()
-            )),
-            ProcessingJobStatus::Failed => log.line(format!(
-                "Failed: {}",
-                ended.failure_reason.as_deref().unwrap_or_default()
-            )),
-            status => log.line(format!(
-                "{status:?}: {}",
-                ended.exit_message.as_deref().unwrap_or_default()
-            )),
+        if ended.processing_job_status != expected {
+            // A Stop came first, or another runner ended the job.
+            log.line(format!(
+                "{:?}: {}",
+                ended.processing_job_status,
+                ended
+                    .exit_message
+                    .as_deref()
+                    .or(ended.failure_reason.as_deref())
+                    .unwrap_or_default()
+            ));
         }
         log.flush().await;
         tracing::info!(job = %job_name, status = ?ended.processing_job_status, "baselining job ended");
@@ -164,18 +194,6 @@ impl ProcessingJobRunner {
             Ok(spec) => spec,
             Err(err) => return Outcome::Failed(err.to_string()),
         };
-        // Stored and validated with the job; running them is not built yet, and a baseline that
-        // silently skipped the user's code would not be the one asked for.
-        let scripts = [
-            ("record_preprocessor_script", &spec.record_preprocessor_script),
-            ("post_analytics_processor_script", &spec.post_analytics_processor_script),
-        ];
-        if let Some((key, Some(uri))) = scripts.into_iter().find(|(_, uri)| uri.is_some()) {
-            return Outcome::Failed(format!(
-                "Environment.{key} {uri}: modelmon does not run record preprocessor or post-analytics \
-                 scripts yet; run the job without it"
-            ));
-        }
         let job = BaselineJob {
             dataset_source: spec.dataset_source.to_string(),
             dataset_format: spec.dataset_format.clone(),
@@ -183,6 +201,12 @@ impl ProcessingJobRunner {
         };
         let options = BaselineOptions {
             categorical_drift_method: spec.categorical_drift_method,
+            scripts: JobScripts {
+                record_preprocessor: spec.record_preprocessor_script.clone(),
+                post_analytics_processor: spec.post_analytics_processor_script.clone(),
+            },
+            environment: spec.environment.clone(),
+            runner: self.scripts.clone(),
         };
         log.line(format!(
             "modelmon {}: baselining job {}",
@@ -254,7 +278,7 @@ impl ProcessingJobRunner {
             match (record.processing_job_status, &outcome) {
                 (ProcessingJobStatus::Stopping, _) | (ProcessingJobStatus::InProgress, Outcome::Stopped) => {
                     record.processing_job_status = ProcessingJobStatus::Stopped;
-                    record.exit_message = Some("Stopped by StopProcessingJob.".into());
+                    record.exit_message = Some(STOPPED_MESSAGE.into());
                 }
                 (ProcessingJobStatus::InProgress, Outcome::Completed(message)) => {
                     record.processing_job_status = ProcessingJobStatus::Completed;
@@ -326,16 +350,13 @@ fn exit_message(outputs: &BaselineOutputs) -> String {
             message.push_str(&format!(" First {}: {first}.", reason.as_str()));
         }
     }
-    message
-}
-
-fn truncate(text: &str) -> String {
-    if text.chars().count() <= MESSAGE_LIMIT {
-        return text.to_string();
+    if !outputs.post_analytics_files.is_empty() {
+        message.push_str(&format!(
+            " The post-analytics processor ran and wrote {}.",
+            outputs.post_analytics_files.join(", ")
+        ));
     }
-    let mut cut: String = text.chars().take(MESSAGE_LIMIT - 3).collect();
-    cut.push_str("...");
-    cut
+    message
 }
 
 async fn sleep_until(at: DateTime<Utc>) {

@@ -250,9 +250,18 @@ async fn dynamodb_insert_get_update_delete() {
     }
     assert_eq!(table.get(&key).await.unwrap(), Some(item.clone()));
 
-    table.delete(&key).await.unwrap();
+    // A delete is conditional on the version too.
+    match table.delete(&key, 1).await {
+        Err(CloudError::VersionConflict { what }) => assert!(what.contains("churn-hourly"), "{what}"),
+        other => panic!("expected VersionConflict, got {other:?}"),
+    }
+    assert_eq!(table.get(&key).await.unwrap(), Some(item.clone()));
+    table.delete(&key, 2).await.unwrap();
     assert_eq!(table.get(&key).await.unwrap(), None);
-    table.delete(&key).await.expect("deleting a missing item is fine");
+    assert!(matches!(
+        table.delete(&key, 2).await,
+        Err(CloudError::ItemNotFound { .. })
+    ));
 
     item.version = 3;
     assert!(matches!(
@@ -302,6 +311,32 @@ async fn dynamodb_concurrent_inserts_of_one_key_admit_one() {
     assert_eq!((winners.len(), conflicts), (1, 15), "winners {winners:?}");
     let stored = table.get(&item.key).await.unwrap().unwrap();
     assert_eq!(stored.body, json!({ "writer": winners[0] }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn dynamodb_concurrent_deletes_of_one_version_admit_one() {
+    let table = Arc::new(dynamo_table().await);
+    let item = execution("deleted-once", 0, 0);
+    table.insert(&item).await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    for _ in 0..16 {
+        let (table, barrier, key) = (table.clone(), barrier.clone(), item.key.clone());
+        tasks.spawn(async move {
+            barrier.wait().await;
+            table.delete(&key, 1).await
+        });
+    }
+    let (mut deleted, mut gone) = (0, 0);
+    while let Some(result) = tasks.join_next().await {
+        match result.unwrap() {
+            Ok(()) => deleted += 1,
+            Err(CloudError::ItemNotFound { .. }) => gone += 1,
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!((deleted, gone), (1, 15));
+    assert_eq!(table.get(&item.key).await.unwrap(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -198,7 +198,15 @@ async fn schedule_run_and_reports_on_aws() {
         .map(|o| o.uri.key)
         .collect();
     let files: Vec<&str> = listed.iter().map(|k| k.rsplit('/').next().unwrap()).collect();
-    assert_eq!(files, ["constraint_violations.json", "report.json", "statistics.json"]);
+    assert_eq!(
+        files,
+        [
+            "constraint_violations.json",
+            "report.html",
+            "report.json",
+            "statistics.json"
+        ]
+    );
     let violations: Value = serde_json::from_slice(
         &stack
             .store

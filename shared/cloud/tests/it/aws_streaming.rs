@@ -136,6 +136,65 @@ async fn an_object_that_changes_or_goes_while_it_is_read_is_an_error_naming_it()
     );
 }
 
+/// An error deep in a streamed object (past its first ranged GET, in a later chunk) names the
+/// object and the line of the whole object, on one thread and in chunks on two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_past_the_first_part_of_an_object_names_the_object_and_its_line() {
+    let (store, bucket) = bucket().await;
+    let hour = Utc.with_ymd_and_hms(2026, 11, 25, 13, 0, 0).unwrap();
+    let bad_line = 29_000;
+    let mut body = String::new();
+    for line in 1..=32_000u64 {
+        let output_encoding = if line == bad_line { "JSON" } else { "CSV" };
+        let time = hour + Duration::milliseconds(line as i64);
+        body.push_str(
+            &json!({
+                "captureData": {
+                    "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "1,2,3,4,5,6,7,8", "encoding": "CSV"},
+                    "endpointOutput": {"observedContentType": "text/csv", "mode": "OUTPUT", "data": "0.5", "encoding": output_encoding}
+                },
+                "eventMetadata": {"eventId": format!("event-{line:08}"), "inferenceTime": time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)},
+                "eventVersion": "0"
+            })
+            .to_string(),
+        );
+        body.push('\n');
+    }
+    let object = uri(&bucket, "datacapture/e/AllTraffic/2026/11/25/13/00-00-000-x.jsonl");
+    let bad_offset = body.match_indices('\n').nth(bad_line as usize - 2).unwrap().0 as u64;
+    assert!(bad_offset > PART_BYTES, "the bad line is in the second ranged part");
+    store.put(&object, body.into_bytes(), "").await.unwrap();
+    let sources = object_sources(&store, &store.list(&object).await.unwrap(), None).unwrap();
+    let window = Window {
+        start: hour,
+        end: hour + Duration::hours(1),
+    };
+    for read in [
+        ReadOptions::with_threads(1),
+        ReadOptions {
+            chunk_bytes: 1 << 20,
+            ..ReadOptions::with_threads(2)
+        },
+    ] {
+        let sources = sources.clone();
+        let err = blocking(move || {
+            modelmon_engine::capture::profile_capture_sources(
+                &sources,
+                Some(window),
+                None,
+                read,
+                &mut DatasetProfile::default(),
+                &mut |_| {},
+            )
+        })
+        .await
+        .unwrap_err();
+        let message = modelmon_cloud::run::engine_failure(err).to_string();
+        let expected = format!("{object}: line {bad_line}: Encoding mismatch");
+        assert!(message.starts_with(&expected), "{message}");
+    }
+}
+
 /// A dataset of several objects with a ragged row, a quoted line break and Spark's marker.
 async fn dataset(store: &Arc<dyn ObjectStore>, bucket: &str) -> String {
     let mut rng = SplitMix64::new(9);
@@ -351,6 +410,7 @@ async fn staged_analysis(stack: &Stack, read: ReadOptions) -> Analysis {
             baseline: &statistics,
             constraints: &constraints,
             read,
+            preprocessor: None,
         };
         let analysis = analyze(&request, &mut |_| {}).unwrap();
         drop(dir);

@@ -988,3 +988,150 @@ async fn jobs_naming_other_buckets_are_refused() {
         "{reason}"
     );
 }
+
+/// What a crash between a Delete's mark and its end leaves: a record marked deleting, its timer
+/// still there. It is gone for every caller; a Create of the name finishes the deletion first,
+/// and a Delete finishes it and says the schedule does not exist.
+#[tokio::test]
+async fn a_deletion_cut_short_is_finished_by_whoever_meets_it() {
+    let stack = Stack::new();
+    let mark = |name: &'static str| {
+        let table = stack.table.clone();
+        async move {
+            let key = ItemKey::Schedule(name.into());
+            let mut item = table.get(&key).await.unwrap().unwrap();
+            item.body["modelmon"]["deleting"] = json!(true);
+            item.version += 1;
+            table.update(&item).await.unwrap();
+        }
+    };
+    for name in ["recreated", "deleted"] {
+        stack
+            .ok("CreateMonitoringSchedule", create_request(name, "cron(0 * ? * * *)"))
+            .await;
+        mark(name).await;
+    }
+    assert_eq!(stack.scheduler.specs().unwrap().len(), 2, "the timers outlived the cut");
+    stack
+        .fails(
+            "DescribeMonitoringSchedule",
+            json!({"MonitoringScheduleName": "recreated"}),
+            "ResourceNotFound",
+        )
+        .await;
+    let listed = stack.ok("ListMonitoringSchedules", json!({})).await;
+    assert_eq!(listed["MonitoringScheduleSummaries"], json!([]));
+    stack
+        .fails(
+            "StopMonitoringSchedule",
+            json!({"MonitoringScheduleName": "recreated"}),
+            "ResourceNotFound",
+        )
+        .await;
+
+    stack
+        .ok(
+            "CreateMonitoringSchedule",
+            create_request("recreated", "cron(0 0/6 ? * * *)"),
+        )
+        .await;
+    let described = stack
+        .ok(
+            "DescribeMonitoringSchedule",
+            json!({"MonitoringScheduleName": "recreated"}),
+        )
+        .await;
+    assert_eq!(
+        described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"],
+        "cron(0 0/6 ? * * *)"
+    );
+    assert!(described.get("modelmon").is_none(), "modelmon's own state is not shown");
+    stack
+        .fails(
+            "DeleteMonitoringSchedule",
+            json!({"MonitoringScheduleName": "deleted"}),
+            "ResourceNotFound",
+        )
+        .await;
+    assert!(stack
+        .table
+        .get(&ItemKey::Schedule("deleted".into()))
+        .await
+        .unwrap()
+        .is_none());
+    let timers: Vec<_> = stack
+        .scheduler
+        .specs()
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.cadence))
+        .collect();
+    assert_eq!(
+        timers,
+        [(
+            "recreated".to_string(),
+            modelmon_cloud::ports::Cadence::Hours {
+                first_hour: 0,
+                every_hours: 6
+            }
+        )]
+    );
+}
+
+/// `reconcile` (serve's start-up check) repairs each thing a crash can leave, and then finds
+/// nothing more to repair.
+#[tokio::test]
+async fn reconcile_brings_timers_in_line_with_records() {
+    let stack = Stack::new();
+    // (The stack allows three schedules.)
+    for name in ["timer-lost", "timer-stale", "half-deleted"] {
+        stack
+            .ok("CreateMonitoringSchedule", create_request(name, "cron(0 * ? * * *)"))
+            .await;
+    }
+    // A record whose timer is gone, a timer that says enabled for a stopped record, a deletion
+    // cut short after its mark, and a timer whose record is gone.
+    stack.scheduler.delete("timer-lost").await.unwrap();
+    stack
+        .ok(
+            "StopMonitoringSchedule",
+            json!({"MonitoringScheduleName": "timer-stale"}),
+        )
+        .await;
+    let hourly = modelmon_cloud::ports::Cadence::Hours {
+        first_hour: 0,
+        every_hours: 1,
+    };
+    let spec = |name: &str, enabled| ScheduleSpec {
+        name: name.into(),
+        cadence: hourly,
+        enabled,
+    };
+    stack.scheduler.update(&spec("timer-stale", true)).await.unwrap();
+    let key = ItemKey::Schedule("half-deleted".into());
+    let mut item = stack.table.get(&key).await.unwrap().unwrap();
+    item.body["modelmon"]["deleting"] = json!(true);
+    item.version += 1;
+    stack.table.update(&item).await.unwrap();
+    stack.scheduler.create(&spec("orphan", true)).await.unwrap();
+
+    let notes = stack.plane.reconcile(stack.scheduler.specs().unwrap()).await.unwrap();
+    assert_eq!(
+        notes,
+        [
+            "schedule half-deleted: finished its interrupted deletion",
+            "schedule timer-lost: its timer was missing, created",
+            "schedule timer-stale: its timer differed from the record, set",
+            "timer orphan: had no schedule record, removed",
+        ]
+    );
+    let timers = stack.scheduler.specs().unwrap();
+    assert_eq!(timers, [spec("timer-lost", true), spec("timer-stale", false)]);
+    assert!(stack.table.get(&key).await.unwrap().is_none());
+    assert!(stack
+        .plane
+        .reconcile(stack.scheduler.specs().unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -17,3 +17,5 @@ mod aws_streaming;
 mod common;
 mod control_plane;
 mod processing_jobs;
+mod races;
+mod scripts;

@@ -16,6 +16,7 @@
 
 mod chi_square;
 mod describe;
+mod distributions;
 mod drift;
 mod metrics;
 mod settings;
@@ -28,15 +29,19 @@ use modelmon_formats::{
     CheckType, ConstraintViolations, Constraints, FeatureConstraints, FeatureStatistics, InferredType, Statistics,
     Violation,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::profile::{ColumnProfile, DatasetProfile};
 use crate::types::ValueKind;
+pub use distributions::{
+    distributions, CategoryBar, CategoryBars, Distributions, Histogram, LargestGap, NumberSummary, OtherCategories,
+    Summary, HISTOGRAM_BINS, TOP_CATEGORIES,
+};
 use drift::DriftOutcome;
 use settings::FeatureSettings;
 
 /// Everything one analysis found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CheckReport {
     /// The window held no records: nothing was checked, and nothing is reported.
     pub no_data: bool,
@@ -66,13 +71,13 @@ impl CheckReport {
 }
 
 /// One CloudWatch metric value, named like SageMaker's (`feature_baseline_drift_<feature>`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricValue {
     pub name: String,
     pub value: MetricData,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricData {
     Value(f64),
@@ -86,7 +91,7 @@ pub enum MetricData {
 }
 
 /// Where a feature was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     /// In the constraints and in the current data.
@@ -98,7 +103,7 @@ pub enum Presence {
 }
 
 /// The numbers behind the verdicts on one feature; `None` where a check did not apply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureCheck {
     pub name: String,
     pub presence: Presence,
@@ -119,10 +124,19 @@ pub struct FeatureCheck {
     pub notes: Vec<String>,
     /// The violations reported for this feature.
     pub violations: Vec<CheckType>,
+    /// Kept examples of present values not of `expected_type`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_type_examples: Vec<String>,
+    /// Kept examples of values outside the baseline domain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outside_domain_examples: Vec<String>,
+    /// The baseline's and the current distributions, for the report's charts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributions: Option<Distributions>,
 }
 
 /// A measured ratio and the minimum it must reach.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Measure {
     pub value: f64,
     pub threshold: f64,
@@ -140,14 +154,14 @@ impl Measure {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftKind {
     Numerical,
     Categorical,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftMethod {
     /// Plain L-infinity distance (`comparison_method: Simple`).
@@ -159,7 +173,7 @@ pub enum DriftMethod {
 }
 
 /// The outcome of the baseline drift comparison of one feature.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     pub kind: DriftKind,
     pub method: DriftMethod,
@@ -180,14 +194,14 @@ pub struct Drift {
     pub chi_squared: Option<ChiSquaredTest>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategoryChange {
     pub value: String,
     pub baseline_share: f64,
     pub current_share: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChiSquaredTest {
     pub statistic: f64,
     pub degrees_of_freedom: u64,
@@ -214,7 +228,7 @@ pub fn run_checks(baseline: &Statistics, constraints: &Constraints, current: &Da
         .filter(|f| names.insert(f.name.as_str()))
         .collect();
     let columns = by_name(&current.columns, |c| c.name.as_str());
-    let distributions = by_name(&baseline.features, |f| f.name.as_str());
+    let baseline_features = by_name(&baseline.features, |f| f.name.as_str());
     let counts = ColumnCounts {
         baseline: features.len(),
         current: current.columns.len(),
@@ -227,8 +241,9 @@ pub fn run_checks(baseline: &Statistics, constraints: &Constraints, current: &Da
         run.check.expected_type = Some(feature.inferred_type);
         match columns.get(feature.name.as_str()) {
             Some(column) => {
-                let distribution = distributions.get(feature.name.as_str()).copied();
+                let distribution = baseline_features.get(feature.name.as_str()).copied();
                 check_column(&mut run, feature, column, distribution, item_count);
+                run.check.distributions = Some(distributions(distribution, Some(column), item_count));
                 if settings.emit_metrics {
                     let drift = run.check.drift.as_ref();
                     report
@@ -238,6 +253,8 @@ pub fn run_checks(baseline: &Statistics, constraints: &Constraints, current: &Da
             }
             None => {
                 run.check.presence = Presence::MissingFromCurrent;
+                let distribution = baseline_features.get(feature.name.as_str()).copied();
+                run.check.distributions = distribution.map(|f| distributions(Some(f), None, item_count));
                 run.report(
                     CheckType::MissingColumnCheck,
                     describe::missing_column(&feature.name, counts.baseline, counts.current),
@@ -254,6 +271,7 @@ pub fn run_checks(baseline: &Statistics, constraints: &Constraints, current: &Da
         }
         let mut run = FeatureRun::new(&column.name, Presence::NotInBaseline, &global);
         run.check.observed_type = observed_type(column);
+        run.check.distributions = Some(distributions(None, Some(column), item_count));
         run.report(
             CheckType::ExtraColumnCheck,
             describe::extra_column(&column.name, counts.baseline, counts.current),
@@ -299,6 +317,9 @@ impl<'s> FeatureRun<'s> {
                 domain_compliance: None,
                 notes: Vec::new(),
                 violations: Vec::new(),
+                other_type_examples: Vec::new(),
+                outside_domain_examples: Vec::new(),
+                distributions: None,
             },
             violations: Vec::new(),
             settings,
@@ -342,12 +363,12 @@ fn check_column(
         let ratio = column.kinds.matching(expected) as f64 / present as f64;
         let measure = Measure::at_least(ratio, settings.datatype_check_threshold);
         run.check.type_match = Some(measure);
+        if ratio < 1.0 {
+            run.check.other_type_examples = other_kind_examples(column, expected);
+        }
         if !measure.met {
-            let examples = other_kind_examples(column, expected);
-            run.report(
-                CheckType::DataTypeCheck,
-                describe::data_type(expected, measure.threshold, ratio, &examples),
-            );
+            let description = describe::data_type(expected, measure.threshold, ratio, &run.check.other_type_examples);
+            run.report(CheckType::DataTypeCheck, description);
         }
     }
 
@@ -391,6 +412,7 @@ fn check_column(
                 let compliance = count.inside as f64 / count.total() as f64;
                 let measure = Measure::at_least(compliance, settings.domain_content_threshold);
                 run.check.domain_compliance = Some(measure);
+                run.check.outside_domain_examples = count.outside_examples.clone();
                 if !measure.met {
                     run.report(
                         CheckType::CategoricalValuesCheck,

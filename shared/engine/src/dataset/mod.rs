@@ -13,6 +13,7 @@ mod source;
 
 use std::path::PathBuf;
 
+use crate::preprocess::{PreprocessedParts, RecordPreprocessor};
 use crate::profile::DatasetProfile;
 use crate::EngineError;
 
@@ -91,8 +92,21 @@ pub fn profile_dataset_into(
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
 ) -> Result<ReadStats, EngineError> {
+    profile_dataset_through(paths, format, None, options, profile, progress)
+}
+
+/// Like [`profile_dataset_into`], each record going through `preprocessor` when there is one
+/// (see [`crate::preprocess`]).
+pub fn profile_dataset_through(
+    paths: &[PathBuf],
+    format: DatasetFormat,
+    preprocessor: Option<&dyn RecordPreprocessor>,
+    options: ReadOptions,
+    profile: &mut DatasetProfile,
+    progress: ProgressFn<'_>,
+) -> Result<ReadStats, EngineError> {
     let sources = file_sources(&list_data_files(paths, format)?);
-    profile_sources(&sources, format, options, profile, progress)
+    profile_sources_through(&sources, format, preprocessor, options, profile, progress)
 }
 
 /// Profiles `sources` in order, as one dataset, into `profile`. A source bigger than
@@ -105,7 +119,25 @@ pub fn profile_sources(
     profile: &mut DatasetProfile,
     progress: ProgressFn<'_>,
 ) -> Result<ReadStats, EngineError> {
+    profile_sources_through(sources, format, None, options, profile, progress)
+}
+
+/// Like [`profile_sources`], each record going through `preprocessor` when there is one: each
+/// part's records in that part's thread, so the profile still does not depend on the threads.
+pub fn profile_sources_through(
+    sources: &[SourceRef],
+    format: DatasetFormat,
+    preprocessor: Option<&dyn RecordPreprocessor>,
+    options: ReadOptions,
+    profile: &mut DatasetProfile,
+    progress: ProgressFn<'_>,
+) -> Result<ReadStats, EngineError> {
     let no_extras = |_: &parts::Part, ()| Ok(());
+    if let Some(preprocessor) = preprocessor {
+        let reader = &PreprocessedParts::new(sources, format, preprocessor)?;
+        let parts = parts::plan(sources, reader.chunked(), options.chunk_bytes);
+        return parts::profile_parts(sources, &parts, options, reader, profile, progress, &mut { no_extras });
+    }
     match format {
         DatasetFormat::Csv { header } => csv::profile_csv(sources, header, options, profile, progress),
         DatasetFormat::JsonLines => {

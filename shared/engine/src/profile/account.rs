@@ -1,4 +1,5 @@
-//! The account of records: every record read is either analysed or rejected with a reason.
+//! The account of records: every record read is analysed, rejected with a reason, or dropped by
+//! the user's record preprocessor (which returned `[]` or `None` for it).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,8 @@ pub enum RejectReason {
     NestedValue,
     /// A capture payload that could not be decoded (bad base64, unknown encoding...).
     BadPayload,
+    /// The record preprocessor raised on the record, or returned something that is no rows.
+    Preprocessor,
 }
 
 impl RejectReason {
@@ -34,6 +37,7 @@ impl RejectReason {
             RejectReason::MalformedJson => "malformed JSON",
             RejectReason::NestedValue => "nested value",
             RejectReason::BadPayload => "bad payload",
+            RejectReason::Preprocessor => "preprocessor error",
         }
     }
 }
@@ -50,6 +54,9 @@ pub struct RecordAccount {
     pub read: u64,
     pub analysed: u64,
     pub rejected: BTreeMap<RejectReason, Rejections>,
+    /// Records the record preprocessor dropped (it returned `[]` or `None`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
     /// Input files that held no bytes at all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub empty_files: Vec<String>,
@@ -75,6 +82,12 @@ impl RecordAccount {
         }
     }
 
+    /// A record the record preprocessor dropped.
+    pub fn dropped_one(&mut self) {
+        self.read += 1;
+        self.dropped += 1;
+    }
+
     pub fn rejected_total(&self) -> u64 {
         self.rejected.values().map(|r| r.count).sum()
     }
@@ -82,6 +95,7 @@ impl RecordAccount {
     pub fn merge(&mut self, other: &RecordAccount) {
         self.read += other.read;
         self.analysed += other.analysed;
+        self.dropped += other.dropped;
         for (reason, tally) in &other.rejected {
             let mine = self.rejected.entry(*reason).or_default();
             mine.count += tally.count;
@@ -91,7 +105,8 @@ impl RecordAccount {
         self.empty_files.extend(other.empty_files.iter().cloned());
     }
 
-    /// One line: `read 10, analysed 8, rejected 2 (wrong field count 2)`.
+    /// One line: `read 10, analysed 8, rejected 2 (wrong field count 2)`, and `, dropped by the
+    /// preprocessor N` when it dropped any.
     pub fn summary(&self) -> String {
         let mut line = format!(
             "read {}, analysed {}, rejected {}",
@@ -107,6 +122,13 @@ impl RecordAccount {
                 .collect();
             line.push_str(&format!(" ({})", parts.join(", ")));
         }
+        if self.dropped > 0 {
+            line.push_str(&format!(", dropped by the preprocessor {}", self.dropped));
+        }
         line
     }
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }

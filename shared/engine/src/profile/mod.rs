@@ -396,6 +396,15 @@ impl DatasetProfile {
         self
     }
 
+    pub fn has_positional_names(&self) -> bool {
+        !self.positional_names.is_empty()
+    }
+
+    /// Whether `name` is one of the positional names (a baseline feature's).
+    pub fn has_positional_name(&self, name: &str) -> bool {
+        self.positional_names.iter().any(|n| n == name)
+    }
+
     /// The name of the column at `position` when the data does not name it.
     pub fn positional_name(&self, position: usize) -> String {
         self.positional_names

@@ -2,6 +2,8 @@
 //! Deequ's `Distance.numericalDistance` (the `linf_simple` / `linf_robust` of SageMaker's
 //! distribution constraints).
 
+use serde::{Deserialize, Serialize};
+
 use super::kll::{CdfView, KllSketch};
 
 /// Deequ's default `c(alpha)` (alpha = 0.003) in the Kolmogorov–Smirnov correction.
@@ -16,6 +18,27 @@ pub fn linf_distance(a: &KllSketch, b: &KllSketch) -> Option<f64> {
 
 /// [`linf_distance`] on prebuilt views: one merge walk, O(n + m).
 pub fn linf_distance_views(a: &CdfView, b: &CdfView) -> Option<f64> {
+    largest_gap_views(a, b).map(|gap| gap.distance())
+}
+
+/// Where two CDFs are furthest apart: the first retained item `at` (scanning upwards) where
+/// `|a(at) - b(at)|` is largest, and both CDFs there (`a(x)` = fraction of weight `<= x`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CdfGap {
+    pub at: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+impl CdfGap {
+    /// The L-infinity distance, `|a - b|`.
+    pub fn distance(&self) -> f64 {
+        (self.a - self.b).abs()
+    }
+}
+
+/// The point of [`linf_distance_views`]: one merge walk, O(n + m); `None` if either is empty.
+pub fn largest_gap_views(a: &CdfView, b: &CdfView) -> Option<CdfGap> {
     if a.is_empty() || b.is_empty() {
         return None;
     }
@@ -28,7 +51,7 @@ pub fn linf_distance_views(a: &CdfView, b: &CdfView) -> Option<f64> {
     };
 
     let (mut i, mut j) = (0, 0);
-    let mut distance = 0.0f64;
+    let mut largest: Option<CdfGap> = None;
     while i < a_values.len() || j < b_values.len() {
         let x = match (a_values.get(i), b_values.get(j)) {
             (Some(&va), Some(&vb)) => va.min(vb),
@@ -43,10 +66,16 @@ pub fn linf_distance_views(a: &CdfView, b: &CdfView) -> Option<f64> {
         while j < b_values.len() && b_values[j] <= x {
             j += 1;
         }
-        let gap = (weight_before(a_weights, i) / n - weight_before(b_weights, j) / m).abs();
-        distance = distance.max(gap);
+        let gap = CdfGap {
+            at: x,
+            a: weight_before(a_weights, i) / n,
+            b: weight_before(b_weights, j) / m,
+        };
+        if largest.is_none_or(|best| gap.distance() > best.distance()) {
+            largest = Some(gap);
+        }
     }
-    Some(distance)
+    largest
 }
 
 /// Kolmogorov–Smirnov small-sample correction `1.8 * sqrt((n + m) / (n m))`; Deequ's robust
@@ -121,6 +150,23 @@ mod tests {
         for (x, y) in [(&a, &b), (&b, &a), (&c, &d), (&d, &c)] {
             assert_eq!(linf_distance(x, y), Some(brute_force(x, y)));
         }
+    }
+
+    #[test]
+    fn largest_gap_names_where_the_distance_is_reached() {
+        // The hand-computed case: the gap of 0.5 is first reached at x = 2 (F_a .5, F_b 0).
+        let a = sketch_of([1.0, 2.0, 3.0, 4.0]);
+        let b = sketch_of([3.0, 4.0, 5.0, 6.0]);
+        let gap = largest_gap_views(&a.cdf_view(), &b.cdf_view()).unwrap();
+        assert_eq!(
+            gap,
+            CdfGap {
+                at: 2.0,
+                a: 0.5,
+                b: 0.0
+            }
+        );
+        assert_eq!(Some(gap.distance()), linf_distance(&a, &b));
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod distance;
 pub mod hll;
 pub mod kll;
 
-pub use distance::{linf_distance, linf_distance_views, robust_correction, DEFAULT_C_ALPHA};
+pub use distance::{largest_gap_views, linf_distance, linf_distance_views, robust_correction, CdfGap, DEFAULT_C_ALPHA};
 pub use hll::HyperLogLog;
 pub use kll::{CdfView, KllSketch, DEFAULT_BUCKET_COUNT, DEFAULT_SHRINKING_FACTOR, DEFAULT_SKETCH_SIZE};
 

@@ -316,6 +316,7 @@ fn run(paths: &[PathBuf], format: InputFormat, window: Option<Window>) -> Analys
         baseline: &b.statistics,
         constraints: &b.constraints,
         read: ReadOptions::default(),
+        preprocessor: None,
     };
     let analysis = analyze(&request, &mut |_| {}).unwrap_or_else(|e| panic!("analysis failed: {e}"));
     let records = &analysis.records;

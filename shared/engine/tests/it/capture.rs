@@ -98,7 +98,7 @@ fn run(
     feature_names: &[String],
 ) -> Result<(DatasetProfile, CaptureSummary), EngineError> {
     let mut profile = DatasetProfile::default().with_positional_names(feature_names.to_vec());
-    let summary = profile_capture(paths, window, &mut profile, &mut |_| {})?;
+    let summary = profile_capture(paths, window, None, &mut profile, &mut |_| {})?;
     Ok((profile, summary))
 }
 

@@ -393,6 +393,7 @@ fn capture_corpus() {
             baseline: &statistics,
             constraints: &constraints,
             read: ReadOptions::default(),
+            preprocessor: None,
         };
         (analysed(analyze(&request, &mut |_| {})), file)
     });
@@ -425,6 +426,7 @@ fn dataset_corpus(kind: &str, suffix: &str, format: impl Fn(&Case) -> DatasetFor
                     baseline: &statistics,
                     constraints: &constraints,
                     read: ReadOptions::default(),
+                    preprocessor: None,
                 },
                 &mut |_| {},
             )),
@@ -494,6 +496,7 @@ fn baseline_corpus() {
             baseline: &statistics,
             constraints: &constraints,
             read: ReadOptions::default(),
+            preprocessor: None,
         };
         (analysed(analyze(&request, &mut |_| {})), shown)
     });

@@ -15,10 +15,12 @@ use modelmon_engine::capture::{profile_capture_sources, Window};
 use modelmon_engine::dataset::{
     file_sources, profile_dataset, profile_sources, DatasetFormat, FileSource, ReadOptions, SourceRef,
 };
-use modelmon_engine::profile::DatasetProfile;
+use modelmon_engine::preprocess::RecordPreprocessor;
+use modelmon_engine::profile::{DatasetProfile, RejectReason};
 use modelmon_engine::random::SplitMix64;
 use modelmon_engine::suggest::suggest_constraints;
 use modelmon_engine::EngineError;
+use modelmon_formats::scripts::{Preprocessed, RecordError};
 use modelmon_formats::{Constraints, Statistics};
 use serde_json::json;
 
@@ -125,6 +127,16 @@ fn run(
     read: ReadOptions,
     baseline: &(Statistics, Constraints),
 ) -> Analysis {
+    run_through(sources, format, read, None, baseline)
+}
+
+fn run_through(
+    sources: &[SourceRef],
+    format: InputFormat,
+    read: ReadOptions,
+    preprocessor: Option<&dyn RecordPreprocessor>,
+    baseline: &(Statistics, Constraints),
+) -> Analysis {
     let request = AnalysisRequest {
         input: Input::Sources(sources),
         format,
@@ -132,8 +144,104 @@ fn run(
         baseline: &baseline.0,
         constraints: &baseline.1,
         read,
+        preprocessor,
     };
     analyze(&request, &mut |_| {}).unwrap()
+}
+
+/// A record preprocessor in Rust, called from every profiling thread: it keeps a capture
+/// record's input CSV, drops the records whose age is 33 and raises for those whose age is 44;
+/// it counts the records and batches it saw.
+struct InputOnly {
+    records: std::sync::atomic::AtomicUsize,
+}
+
+impl RecordPreprocessor for InputOnly {
+    fn origin(&self) -> &str {
+        "input_only.py"
+    }
+    fn batch_records(&self) -> usize {
+        16
+    }
+    fn preprocess(&self, records: &[&str]) -> Result<Vec<Preprocessed>, String> {
+        assert!(records.len() <= 16, "a batch of {}", records.len());
+        self.records
+            .fetch_add(records.len(), std::sync::atomic::Ordering::Relaxed);
+        let outcome = |record: &&str| {
+            let value: serde_json::Value = serde_json::from_str(record).expect("a capture record");
+            let data = value["captureData"]["endpointInput"]["data"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            match data.split(',').next() {
+                Some("33") => Preprocessed::Dropped,
+                Some("44") => Preprocessed::Raised(RecordError {
+                    error_type: "ValueError".into(),
+                    message: "age 44".into(),
+                    line: Some(3),
+                }),
+                _ => Preprocessed::Csv(data),
+            }
+        };
+        Ok(records.iter().map(outcome).collect())
+    }
+}
+
+/// With a record preprocessor, each part's records go through it in that part's thread: the
+/// reports are still byte-identical on any number of threads, the account adds up with the
+/// dropped records, and a rejection names the file, the line and the script's exception.
+#[test]
+fn capture_reports_through_a_preprocessor_are_byte_identical_whatever_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = baseline(dir.path());
+    let sources = file_sources(&capture(&dir.path().join("capture")));
+    let mut whole_file_examples = None;
+    for chunk_bytes in [ReadOptions::default().chunk_bytes, 9_000] {
+        let mut expected = None;
+        for threads in THREADS {
+            let preprocessor = InputOnly {
+                records: Default::default(),
+            };
+            let analysis = run_through(
+                &sources,
+                InputFormat::Capture,
+                options(threads, chunk_bytes),
+                Some(&preprocessor),
+                &baseline,
+            );
+            let records = &analysis.records;
+            assert!(records.dropped > 0, "{records:?}");
+            assert_eq!(
+                records.read,
+                records.analysed + records.rejected_total() + records.dropped
+            );
+            let given = preprocessor.records.load(std::sync::atomic::Ordering::Relaxed) as u64;
+            // Broken lines are rejected before the script; shadow and out-of-window records are
+            // skipped before it (and not read).
+            let broken = records.rejected[&RejectReason::MalformedJson].count;
+            assert_eq!(
+                given + broken,
+                records.read,
+                "every well-formed record of the window went through it"
+            );
+            let examples = &records.rejected[&RejectReason::Preprocessor].examples;
+            assert!(
+                examples[0].contains(".jsonl:")
+                    && examples[0].ends_with("preprocess_handler (input_only.py) raised ValueError at line 3: age 44"),
+                "{examples:?}"
+            );
+            // Chunks number their lines as the whole file does.
+            match &whole_file_examples {
+                None => whole_file_examples = Some(examples.clone()),
+                Some(whole) => assert_eq!(examples, whole, "chunks of {chunk_bytes}"),
+            }
+            let reports = reports(&analysis);
+            match &expected {
+                None => expected = Some(reports),
+                Some(expected) => assert_eq!(&reports, expected, "{threads} threads, chunks of {chunk_bytes}"),
+            }
+        }
+    }
 }
 
 #[test]
@@ -284,7 +392,7 @@ fn an_error_in_a_later_chunk_names_its_line_in_the_file() {
     let sources = file_sources(std::slice::from_ref(&path));
     for read in [options(1, u64::MAX), options(1, 10_000), options(3, 10_000)] {
         let mut profile = DatasetProfile::default();
-        let err = profile_capture_sources(&sources, Some(window()), read, &mut profile, &mut |_| {}).unwrap_err();
+        let err = profile_capture_sources(&sources, Some(window()), None, read, &mut profile, &mut |_| {}).unwrap_err();
         assert!(matches!(&err, EngineError::Capture { line: 2_346, .. }), "{err:?}");
         assert!(
             err.to_string()

@@ -1,0 +1,5 @@
+import json
+
+
+def preprocess_handler(inference_record)
+    return json.loads(inference_record.endpoint_input.data)
