@@ -49,7 +49,7 @@ DELIBERATELY_UNSET = {
 # The IAM action of an SDK operation, where it is not `<service>:<OperationInCamelCase>`.
 IAM_ACTION_OF = {"s3:ListObjectsV2": "s3:ListBucket", "lambda:Invoke": "lambda:InvokeFunction"}
 # The IAM prefix of an SDK crate (`aws_sdk_<crate>`), where it is not the crate's name.
-IAM_PREFIX_OF = {"cloudwatchlogs": "logs"}
+IAM_PREFIX_OF = {"cloudwatchlogs": "logs", "sfn": "states"}
 # Free functions of the adapter modules that only tests and local stacks call.
 TEST_ONLY_FUNCTIONS = {"create_table", "create_group"}
 RUST_KEYWORDS = {"if", "match", "while", "for", "loop", "return", "Some", "Ok", "Err", "fn", "move", "as", "in"}

@@ -14,7 +14,8 @@
   (`arn:aws:lambda:...:function:modelmon-baseline` to `baseline`: the emulator knows only
   names), and a function's error answered as Lambda answers it (200 and X-Amz-Function-Error,
   where the emulator gives an HTTP error): moto's Step Functions invokes Lambda at the one
-  endpoint it also lists S3 at.
+  endpoint it also lists S3 at. An invocation whose event `hang(body)` picks (set by a test)
+  gets no answer until `release()`: a child that hangs, for its task's TimeoutSeconds to end.
 
 Requests and answers pass through unchanged otherwise (the Host header too, so signatures stay
 valid); a chunked request body is forwarded with its length.
@@ -37,6 +38,8 @@ class Proxy:
             parsed = urlparse(invoke_target)
             self.invoke_target = (parsed.hostname, parsed.port)
         self.stall = stall
+        self.hang = None
+        self.hung = []  # the bodies of the invocations held back
         self.asynchronous_invoke = asynchronous_invoke
         self.released = threading.Event()
         self.reached = threading.Event()
@@ -90,6 +93,11 @@ class Proxy:
         invoke = bool(self.invoke_target and path.startswith(INVOKE_PATH))
         if invoke:
             target, path = self.invoke_target, function_by_name(path)
+            if self.hang and self.hang(body):
+                self.hung.append(body)
+                self.reached.set()
+                self.released.wait()
+                return  # no answer: the caller has given up by now
         status, reason, headers, answer = self.forward(
             request.command, path, without_hop_by_hop(request.headers.items()), body, target
         )

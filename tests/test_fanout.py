@@ -15,6 +15,13 @@ moto needs help, and gets it here:
   Batches of many objects are tested against the baseline function's steps in
   shared/cloud/tests/it/aws_fanout.rs; the production definition is validated statically (pinned
   statelint and asl-validator) in tests/test_template.py.
+- Processing jobs over the threshold (or with InstanceCount > 1) are handed by the baseline
+  function to a state machine of the derived definition, created here before the functions
+  start (its ARN is their FANOUT_STATE_MACHINE_ARN).
+- A child that hangs is the router holding back its invocation (`hang`), for the task's
+  TimeoutSeconds (shortened in a derived definition) to end it. moto retries it as the
+  definition says, then counts it as succeeded (AWS fails the Map); the merge step's check that
+  every object was profiled fails the execution all the same.
 - Its ItemReader reads the first 1,000 objects only, silently (the merge step refuses a baseline
   that misses objects, so this would fail loudly; the datasets here are small), and fails on an
   empty prefix (the plan step refuses an empty dataset before the Map runs).
@@ -47,6 +54,9 @@ BASELINE_ARN = f"arn:aws:lambda:{lambdas.REGION}:{lambdas.ACCOUNT}:function:mode
 ROLE = f"arn:aws:iam::{lambdas.ACCOUNT}:role/modelmon-fanout"
 CSV = json.dumps({"csv": {"header": True}})
 EXECUTION_TIMEOUT = 180
+# Datasets of more bytes than this are fanned out by the functions here.
+THRESHOLD_BYTES = 10_000
+IMAGE = lambdas.IMAGE
 
 
 def production_definition():
@@ -103,8 +113,9 @@ class Moto:
 
 
 class FanOut:
-    def __init__(self, stack, moto):
+    def __init__(self, stack, moto, jobs_state_machine):
         self.stack, self.moto = stack, moto
+        self.jobs_state_machine = jobs_state_machine
         self.sfn = lambdas.aws("stepfunctions")
 
     def mark(self):
@@ -145,6 +156,50 @@ class FanOut:
     def history(self, execution):
         return self.sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
 
+    def processing_job(self, name, source, output, instance_count=1):
+        """CreateProcessingJob through the create-schedule function, as the SDK sends it; the
+        job once it has ended."""
+        sagemaker = self.stack.sagemaker()
+        mount = "/opt/ml/processing/input/baseline_dataset_input"
+        sagemaker.create_processing_job(
+            ProcessingJobName=name,
+            ProcessingInputs=[
+                {"InputName": "baseline_dataset_input",
+                 "S3Input": {"S3Uri": source, "LocalPath": mount, "S3DataType": "S3Prefix", "S3InputMode": "File"}}
+            ],
+            ProcessingOutputConfig={"Outputs": [
+                {"OutputName": "monitoring_output",
+                 "S3Output": {"S3Uri": f"s3://{self.stack.bucket}/{output}", "LocalPath": "/opt/ml/processing/output",
+                              "S3UploadMode": "EndOfJob"}}
+            ]},
+            ProcessingResources={"ClusterConfig": {"InstanceCount": instance_count, "InstanceType": "ml.m5.xlarge",
+                                                   "VolumeSizeInGB": 20}},
+            AppSpecification={"ImageUri": IMAGE},
+            Environment={"dataset_format": CSV, "dataset_source": mount, "output_path": "/opt/ml/processing/output",
+                         "publish_cloudwatch_metrics": "Disabled"},
+            RoleArn=lambdas.ROLE,
+        )  # fmt: skip
+        deadline = time.monotonic() + EXECUTION_TIMEOUT
+        while time.monotonic() < deadline:
+            job = sagemaker.describe_processing_job(ProcessingJobName=name)
+            if job["ProcessingJobStatus"] not in ("InProgress", "Stopping"):
+                return job
+            time.sleep(0.3)
+        pytest.fail(f"{name} still running after {EXECUTION_TIMEOUT} s:\n{self.stack.logs(since_mark=True)}")
+
+    def job_log(self, name):
+        """The job's lines in /aws/sagemaker/ProcessingJobs, where the SDK reads them."""
+        logs = lambdas.aws("logs")
+        group = "/aws/sagemaker/ProcessingJobs"
+        streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]
+        assert len(streams) == 1, streams
+        events = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"], startFromHead=True)
+        return [e["message"] for e in events["events"]]
+
+    def executions_named(self, name):
+        listed = self.sfn.list_executions(stateMachineArn=self.jobs_state_machine)["executions"]
+        return [e for e in listed if e["name"] == name]
+
     def dataset(self, folder, parts):
         """CSV objects `{folder}/part-0000i.csv` with `parts[i]` as body, and a `_SUCCESS` marker."""
         for i, body in enumerate(parts):
@@ -166,11 +221,17 @@ def fanout(tmp_path_factory):
         patch.setenv("AWS_ENDPOINT_URL", moto.url)
         patch.setenv("MODELMON_TEST_AWS", "1")
         try:
-            stack = lambdas.Stack(root)
+            jobs_state_machine = lambdas.aws("stepfunctions").create_state_machine(
+                name=f"fanout-jobs-{uuid.uuid4().hex[:8]}",
+                definition=json.dumps(one_object_per_batch(production_definition())),
+                roleArn=ROLE,
+            )["stateMachineArn"]
+            fanout_env = {"FANOUT_STATE_MACHINE_ARN": jobs_state_machine, "FANOUT_THRESHOLD_BYTES": str(THRESHOLD_BYTES)}
+            stack = lambdas.Stack(root, baseline_env=fanout_env)
             stack.create_resources()
             stack.start(binaries)
             moto.router.invoke_target = ("127.0.0.1", stack.port)
-            yield FanOut(stack, moto)
+            yield FanOut(stack, moto, jobs_state_machine)
         finally:
             if stack:
                 stack.stop()
@@ -276,3 +337,88 @@ def test_an_empty_dataset_fails_before_the_map(fanout):
     assert json.loads(described["cause"])["errorMessage"] == (
         f"JobFailed: s3://{fanout.stack.bucket}/nothing-here: no objects to baseline"
     )
+
+
+@shows_function_logs
+def test_a_processing_job_over_the_threshold_takes_the_fan_out_and_ends_with_the_workflow(fanout):
+    stack = fanout.stack
+    bodies = parts(300, 4, seed=5)
+    assert sum(len(b) for b in bodies) > THRESHOLD_BYTES
+    source = fanout.dataset("jobs/big", bodies)
+    single = stack.invoke("baseline", fanout.job(source, "jobs/big-single"))
+    name = f"big-{uuid.uuid4().hex[:8]}"
+    job = fanout.processing_job(name, source, "jobs/big-fanout")
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    assert job["ExitMessage"].startswith(f"Baselined {4 * 300} records into s3://{stack.bucket}/jobs/big-fanout/statistics.json"), job
+    assert "FanoutExecution" not in job and "LeaseExpiresAt" not in job
+    assert job["ProcessingEndTime"] >= job["ProcessingStartTime"]
+    # The execution ran under the job's name and ended the job; the same baseline as one function.
+    [execution] = fanout.executions_named(name)
+    assert execution["status"] == "SUCCEEDED", execution
+    assert single["records"]["read"] == 4 * 300
+    assert_same_baseline(fanout, "jobs/big-single", "jobs/big-fanout")
+    assert scratch_left(fanout, "jobs/big-fanout") == []
+    lines = fanout.job_log(name)
+    handed = [line for line in lines if "is baselined by the fan-out" in line]
+    assert handed and "more than the threshold of 10000 bytes" in handed[0], lines
+    assert lines[-1].startswith("Completed: Baselined 1200 records"), lines
+
+    # A dataset under the threshold stays in one function.
+    small = fanout.dataset("jobs/small", parts(20, 1))
+    name = f"small-{uuid.uuid4().hex[:8]}"
+    job = fanout.processing_job(name, small, "jobs/small-out")
+    assert job["ProcessingJobStatus"] == "Completed", job.get("FailureReason")
+    assert fanout.executions_named(name) == []
+    assert not any("fan-out" in line for line in fanout.job_log(name))
+
+
+@shows_function_logs
+def test_instance_count_asks_for_the_fan_out_and_a_failing_child_fails_the_job_with_its_reason(fanout):
+    stack = fanout.stack
+    bodies = parts(20, 3)
+    bodies[2] = b"age,\xff\xfe,plan\n1,2,pro\n"  # a header that is not UTF-8: the batch fails
+    source = fanout.dataset("jobs/bad", bodies)
+    assert sum(len(b) for b in bodies) < THRESHOLD_BYTES
+    name = f"bad-{uuid.uuid4().hex[:8]}"
+    job = fanout.processing_job(name, source, "jobs/bad-out", instance_count=2)
+    assert job["ProcessingJobStatus"] == "Failed", job
+    reason = job["FailureReason"]
+    assert reason.startswith(f"the batch of 1 objects from s3://{stack.bucket}/jobs/bad/part-00002.csv failed: "), reason
+    assert "not valid UTF-8" in reason, reason
+    [execution] = fanout.executions_named(name)
+    assert execution["status"] == "FAILED", execution
+    lines = fanout.job_log(name)
+    assert any("InstanceCount 2" in line for line in lines), lines
+    assert lines[-1] == f"Failed: {reason}", lines
+    assert stack.keys("jobs/bad-out/") == []  # no baseline, and the scratch prefix is gone
+
+
+@shows_function_logs
+def test_a_child_that_times_out_is_retried_and_fails_the_execution(fanout):
+    """moto's Map counts a child that timed out after its retries as succeeded (MapRunSucceeded;
+    AWS fails the Map, ToleratedFailurePercentage 0, and the failure step says a batch timed out
+    or crashed, tested in aws_fanout.rs): the merge step's check that every object was profiled
+    fails the execution either way, naming the object."""
+    stack = fanout.stack
+    source = fanout.dataset("hang/data", parts(20, 3))
+    definition = one_object_per_batch(production_definition())
+    child = definition["States"]["Profile"]["ItemProcessor"]["States"]["ProfileBatch"]
+    child["TimeoutSeconds"] = 2
+    for retry in child["Retry"]:
+        retry["IntervalSeconds"] = 1
+    router = fanout.moto.router
+    # The child of the second object hangs; no other invocation (the failure step's names it too).
+    router.hung.clear()
+    router.hang = lambda body: b"fanout_batch" in body and b"hang/data/part-00001.csv" in body
+    try:
+        described = fanout.run(definition, fanout.job(source, "hang/out"))
+    finally:
+        router.hang = None
+    assert described["status"] == "FAILED", described
+    # Its first try and both retries timed out.
+    retries = next(r["MaxAttempts"] for r in child["Retry"] if "States.Timeout" in r["ErrorEquals"])
+    assert len(router.hung) == 1 + retries
+    message = json.loads(described["cause"])["errorMessage"]
+    assert message.startswith(f"JobFailed: s3://{stack.bucket}/hang/data/part-00001.csv was not profiled: "), message
+    assert "profiled 2 of the dataset's 3 objects" in message, message
+    assert stack.keys("hang/out/") == []  # the other children's partials removed too

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat};
 #[cfg(feature = "serve")]
 use modelmon_engine::analysis::Outcome;
+use modelmon_engine::analysis::{analyze, Analysis, AnalysisRequest, Input, InputFormat};
 use modelmon_engine::capture::Window;
 use modelmon_engine::dataset::{DatasetFormat, ReadOptions};
 use modelmon_formats::{Constraints, Statistics};

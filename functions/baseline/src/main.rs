@@ -5,18 +5,22 @@
 //! answers with where statistics.json and the suggested constraints.json went. The steps of the
 //! `BaselineFanOut` state machine (template.yaml) invoke it with `{"fanout_plan": ...}`,
 //! `{"fanout_batch": ...}`, `{"fanout_merge": ...}` and `{"fanout_failed": ...}`
-//! (`modelmon_cloud::run::fanout`).
+//! (`modelmon_cloud::run::fanout`). A processing job too big for one function is handed to that
+//! state machine (`FANOUT_STATE_MACHINE_ARN`), whose merge and failure steps end it.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use lambda_runtime::{run, service_fn, Context, Diagnostic, Error, LambdaEvent};
-use modelmon_cloud::aws::{load_sdk_config, CloudWatchJobLog, DynamoTable, LambdaScripts, S3Store};
-use modelmon_cloud::config::{optional, required};
+use modelmon_cloud::aws::{
+    load_sdk_config, CloudWatchJobLog, DynamoTable, LambdaScripts, S3Store, StepFunctionsFanout,
+};
+use modelmon_cloud::config::{number, optional, required};
 use modelmon_cloud::ports::ObjectStore;
-use modelmon_cloud::run::fanout::{self, Batch, FanoutFailure, FanoutPlan};
+use modelmon_cloud::run::fanout::{self, Batch, FanoutFailure, FanoutJob, FanoutPlan};
 use modelmon_cloud::run::{
-    run_baseline, BaselineJob, BaselineOptions, JobRunResult, JobRunSettings, ProcessingJobRunner,
+    run_baseline, BaselineJob, FanoutSettings, JobRunResult, JobRunSettings, ProcessingJobRunner,
+    DEFAULT_FANOUT_THRESHOLD_BYTES,
 };
 use modelmon_cloud::{AllowedBuckets, CloudError};
 use serde::Deserialize;
@@ -36,11 +40,11 @@ enum BaselineEvent {
     Direct(BaselineJob),
 }
 
-/// The plan step's input: the state machine's input (a baselining job) and its execution's name.
+/// The plan step's input: the state machine's input (a baselining job, and the processing job
+/// it runs if any) and its execution's name.
 #[derive(Debug, Deserialize)]
 struct PlanRequest {
-    #[serde(flatten)]
-    job: BaselineJob,
+    job: FanoutJob,
     execution: String,
 }
 
@@ -70,6 +74,14 @@ async fn main() -> Result<(), Error> {
     // Jobs' record preprocessors and post-analytics processors run in the scripts function.
     let runner = match optional("SCRIPTS_FUNCTION_NAME") {
         Some(function) => runner.with_scripts(Arc::new(LambdaScripts::new(&sdk, function))),
+        None => runner,
+    };
+    // Jobs too big for one function go to the fan-out's state machine.
+    let runner = match optional("FANOUT_STATE_MACHINE_ARN") {
+        Some(arn) => runner.with_fanout(FanoutSettings {
+            starter: Arc::new(StepFunctionsFanout::new(&sdk, arn)),
+            threshold_bytes: number("FANOUT_THRESHOLD_BYTES", DEFAULT_FANOUT_THRESHOLD_BYTES)?,
+        }),
         None => runner,
     };
     let function = &Function { store, allowed, runner };
@@ -124,15 +136,41 @@ async fn handle(function: &Function, event: BaselineEvent, context: &Context) ->
                 .map_err(JobFailed)?;
             Ok(answer(outcome))
         }
-        BaselineEvent::FanoutMerge { fanout_merge } => {
-            let options = BaselineOptions::default();
-            let outputs = fanout::merge_partials(&function.store, &fanout_merge, &options, &function.allowed)
+        BaselineEvent::FanoutMerge { fanout_merge: plan } => {
+            let job = plan.processing_job.as_deref();
+            if let Some(job) = job {
+                if !function.runner.fanned_out_job_open(job).await.map_err(JobFailed)? {
+                    // Stopped, or out of time, while the Map ran: no baseline.
+                    fanout::discard_partials(&function.store, &plan)
+                        .await
+                        .map_err(JobFailed)?;
+                    return Ok(json!({ "skipped": format!("the processing job {job} has ended") }));
+                }
+            }
+            // A failure here goes to the failure step, which ends the job.
+            let outputs = fanout::merge_partials(&function.store, &plan, &function.allowed)
                 .await
                 .map_err(JobFailed)?;
+            if let Some(job) = job {
+                function
+                    .runner
+                    .end_fanned_out(job, Ok(&outputs))
+                    .await
+                    .map_err(JobFailed)?;
+            }
             Ok(answer(outputs))
         }
         BaselineEvent::FanoutFailed { fanout_failed } => {
-            Err(JobFailed(fanout::fail_fanout(&function.store, &fanout_failed).await))
+            let failure = fanout::fail_fanout(&function.store, &fanout_failed).await;
+            if let Some(job) = &fanout_failed.processing_job {
+                let reason = failure.to_string();
+                function
+                    .runner
+                    .end_fanned_out(job, Err(&reason))
+                    .await
+                    .map_err(JobFailed)?;
+            }
+            Err(JobFailed(failure))
         }
     }
 }

@@ -295,8 +295,8 @@ pub trait ScriptRunner: Send + Sync {
 /// Starts the processing jobs the control plane records. The job's record exists (InProgress)
 /// before `launch` is called; whoever runs the job claims the record, keeps its lease and writes
 /// its end state (see [`crate::run::ProcessingJobRunner`]). Only the request to start goes
-/// through here, so where a job runs (a Lambda function, a task of `modelmon serve`, one day a
-/// fan-out for big datasets) is chosen at this one point.
+/// through here, so where a job runs (a Lambda function, a task of `modelmon serve`) is chosen at
+/// this one point; the runner may then hand a big dataset on to a [`FanoutStarter`].
 #[async_trait]
 pub trait JobLauncher: Send + Sync {
     /// Asks for the job to be run, without waiting for it.
@@ -304,6 +304,16 @@ pub trait JobLauncher: Send + Sync {
     /// How long a launched job may wait to be claimed; a job nobody claimed by then never started,
     /// and is reported Failed.
     fn start_timeout(&self) -> chrono::Duration;
+}
+
+/// Starts the `BaselineFanOut` state machine (template.yaml) for a baselining job too big for
+/// one function. The processing-job runner hands such a job to it; the workflow's merge and
+/// failure steps end the job.
+#[async_trait]
+pub trait FanoutStarter: Send + Sync {
+    /// Starts an execution named `name` with `input`, and gives its ARN. Starting the same name
+    /// with the same input again (a redelivered job) gives the same execution.
+    async fn start(&self, name: &str, input: &serde_json::Value) -> Result<String, CloudError>;
 }
 
 /// One line of a processing job's log.

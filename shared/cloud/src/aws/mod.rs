@@ -1,5 +1,6 @@
 //! Adapters of the ports to AWS: S3, DynamoDB, EventBridge Scheduler, CloudWatch metrics,
-//! Lambda (starting processing jobs; the scripts function) and CloudWatch Logs (their log lines).
+//! Lambda (starting processing jobs; the scripts function), CloudWatch Logs (their log lines) and
+//! Step Functions (the fan-out of big baselines).
 //! Each is behind a cargo feature of its own (`aws-s3`, ...; `aws` is all of them), so a binary
 //! builds only the SDK crates it uses.
 //!
@@ -22,6 +23,8 @@ mod s3;
 mod scheduler;
 #[cfg(feature = "aws-lambda")]
 mod scripts;
+#[cfg(feature = "aws-sfn")]
+mod stepfunctions;
 
 #[cfg(feature = "aws-cloudwatch")]
 pub use cloudwatch::{CloudWatchMetrics, MAX_DATUMS_PER_REQUEST};
@@ -37,6 +40,8 @@ pub use s3::S3Store;
 pub use scheduler::{create_group, expression, EventBridgeScheduler, SchedulerSettings};
 #[cfg(feature = "aws-lambda")]
 pub use scripts::LambdaScripts;
+#[cfg(feature = "aws-sfn")]
+pub use stepfunctions::StepFunctionsFanout;
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`, ...).
 pub async fn load_sdk_config() -> aws_config::SdkConfig {

@@ -39,6 +39,8 @@ pub struct BaseliningSpec {
     /// `Environment.post_analytics_processor_script`, in S3.
     pub post_analytics_processor_script: Option<ObjectUri>,
     pub max_runtime_seconds: u32,
+    /// `ProcessingResources.ClusterConfig.InstanceCount`: more than one asks for the fan-out.
+    pub instance_count: u32,
     /// The job's `Environment`, which its scripts see (as the container exports it).
     pub environment: std::collections::BTreeMap<String, String>,
 }
@@ -118,6 +120,10 @@ impl BaseliningSpec {
             max_runtime_seconds: job
                 .stopping_condition
                 .map_or(DEFAULT_MAX_RUNTIME_SECONDS, |s| s.max_runtime_in_seconds),
+            instance_count: job
+                .processing_resources
+                .and_then(|r| r.cluster_config)
+                .map_or(1, |c| c.instance_count),
             environment: environment.clone(),
         })
     }
@@ -253,6 +259,19 @@ struct Request {
     app_specification: AppSpecification,
     environment: Option<BTreeMap<String, String>>,
     stopping_condition: Option<StoppingCondition>,
+    processing_resources: Option<ProcessingResources>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProcessingResources {
+    cluster_config: Option<ClusterConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ClusterConfig {
+    instance_count: u32,
 }
 
 #[derive(Deserialize)]
@@ -339,6 +358,7 @@ mod tests {
         assert_eq!(spec.dataset_source.to_string(), "s3://models/churn/train.csv");
         assert_eq!(spec.output.to_string(), "s3://models/churn/baseline");
         assert_eq!(spec.max_runtime_seconds, DEFAULT_MAX_RUNTIME_SECONDS);
+        assert_eq!(spec.instance_count, 1);
         assert_eq!(spec.categorical_drift_method, None);
     }
 
@@ -353,7 +373,9 @@ mod tests {
         request["Environment"]["post_analytics_processor_script"] = json!("/opt/ml/processing/input/post/post.py");
         request["Environment"]["categorical_drift_method"] = json!("ChiSquared");
         request["StoppingCondition"] = json!({"MaxRuntimeInSeconds": 60});
+        request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = json!(4);
         let spec = BaseliningSpec::from_request(&request).unwrap();
+        assert_eq!(spec.instance_count, 4);
         assert_eq!(
             spec.dataset_source.to_string(),
             "s3://models/churn/train.csv/part-1.csv"

@@ -56,6 +56,7 @@ impl ControlPlane {
             creation_time: epoch_seconds(now),
             tags: member("Tags").and_then(|t| t.as_array().cloned()).unwrap_or_default(),
             lease_expires_at: Some(epoch_seconds(now + launcher.start_timeout())),
+            fanout_execution: None,
         };
         let key = ItemKey::processing_job(&job_name);
         self.table

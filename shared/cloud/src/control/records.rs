@@ -197,7 +197,8 @@ impl ProcessingJobStatus {
 }
 
 /// A processing job of CreateProcessingJob (a baselining job): the request's members echoed,
-/// its state, and modelmon's own members (`Tags`, `LeaseExpiresAt`), which Describe leaves out.
+/// its state, and modelmon's own members (`Tags`, `LeaseExpiresAt`, `FanoutExecution`), which
+/// Describe leaves out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ProcessingJobRecord {
@@ -236,10 +237,14 @@ pub struct ProcessingJobRecord {
     /// the runner could not report), and is seen as Failed or Stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_expires_at: Option<f64>,
+    /// The `BaselineFanOut` execution the job was handed to (its ARN), whose merge or failure
+    /// step ends the job; its lease then lasts until the job's MaxRuntimeInSeconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout_execution: Option<String>,
 }
 
 /// The members of a processing job record that are modelmon's own, not SageMaker's.
-const PRIVATE_MEMBERS: [&str; 2] = ["Tags", "LeaseExpiresAt"];
+const PRIVATE_MEMBERS: [&str; 3] = ["Tags", "LeaseExpiresAt", "FanoutExecution"];
 
 impl ProcessingJobRecord {
     /// The job as it stands at `now`: a job whose lease ran out without an end state is Failed
@@ -256,6 +261,15 @@ impl ProcessingJobRecord {
                 seen.failure_reason = Some(format!(
                     "The job never started: nothing ran it by {at} (the baseline function was not invoked, \
                      or could not start). Nothing was written to its output."
+                ));
+            }
+            ProcessingJobStatus::InProgress if self.fanout_execution.is_some() => {
+                seen.processing_job_status = ProcessingJobStatus::Failed;
+                seen.failure_reason = Some(format!(
+                    "The job exceeded its StoppingCondition.MaxRuntimeInSeconds: its fan-out {} had not \
+                     ended it by {at}. Its output may be missing or incomplete; the execution's history in \
+                     Step Functions says where it stands.",
+                    self.fanout_execution.as_deref().unwrap_or_default()
                 ));
             }
             ProcessingJobStatus::InProgress => {

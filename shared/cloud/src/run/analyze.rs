@@ -388,7 +388,10 @@ impl AnalysisRunner {
         let report_uri = report_folder(job, &schedule.monitoring_schedule_name, scheduled_time);
         let (input, input_format) = match &job.input {
             JobInput::Endpoint { endpoint_name } => (
-                self.capture_destination(job)?.join(endpoint_name).as_prefix().to_string(),
+                self.capture_destination(job)?
+                    .join(endpoint_name)
+                    .as_prefix()
+                    .to_string(),
                 "capture".to_string(),
             ),
             JobInput::BatchTransform { destination, format } => (

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use modelmon_engine::dataset::DatasetFormat;
 use modelmon_engine::profile::DatasetProfile;
 use modelmon_engine::EngineError;
+use modelmon_formats::constraints::CategoricalDriftMethod;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -39,6 +40,31 @@ pub const BATCH_BYTES: u64 = 4 << 30;
 /// Where under the output folder the partial profiles are kept while the fan-out runs.
 const SCRATCH_FOLDER: &str = "_modelmon-fanout";
 
+/// The state machine's input: a baselining job, and the processing job it runs, if any.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FanoutJob {
+    #[serde(flatten)]
+    pub job: BaselineJob,
+    /// The processing job of CreateProcessingJob this fan-out runs: the merge and failure steps
+    /// end it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_job: Option<String>,
+    /// The suggested constraints' `categorical_drift_method` (`LInfinity` when not given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categorical_drift_method: Option<CategoricalDriftMethod>,
+}
+
+impl From<BaselineJob> for FanoutJob {
+    /// A fan-out of a dataset alone, for no processing job.
+    fn from(job: BaselineJob) -> Self {
+        FanoutJob {
+            job,
+            processing_job: None,
+            categorical_drift_method: None,
+        }
+    }
+}
+
 /// What the plan step tells the Map and the merge step (the state machine passes it on).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FanoutPlan {
@@ -56,6 +82,10 @@ pub struct FanoutPlan {
     pub objects_per_batch: u64,
     /// Where the partial profiles go: `{output_path}/_modelmon-fanout/{execution}/`.
     pub scratch: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_job: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categorical_drift_method: Option<CategoricalDriftMethod>,
 }
 
 /// One item of the Map's ItemReader: an object of the listing (ListObjectsV2's `Contents`).
@@ -106,6 +136,9 @@ pub struct BatchOutcome {
 pub struct FanoutFailure {
     pub plan: Option<FanoutPlan>,
     pub error: Option<CaughtError>,
+    /// The processing job the fan-out runs (from the state machine's input, there even when the
+    /// plan step failed).
+    pub processing_job: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +147,8 @@ struct FailureInput {
     fanout: Option<PlanResult>,
     #[serde(default)]
     error: Option<CaughtError>,
+    #[serde(default)]
+    processing_job: Option<String>,
 }
 
 /// The plan step's result, where the state machine keeps it (`$.fanout`).
@@ -127,6 +162,7 @@ impl From<FailureInput> for FanoutFailure {
         FanoutFailure {
             plan: input.fanout.map(|fanout| fanout.plan),
             error: input.error,
+            processing_job: input.processing_job,
         }
     }
 }
@@ -152,10 +188,11 @@ struct BatchFailure {
 /// state machine's execution name, unique among its executions).
 pub async fn plan_fanout(
     store: &Arc<dyn ObjectStore>,
-    job: &BaselineJob,
+    fanout: &FanoutJob,
     execution: &str,
     allowed: &AllowedBuckets,
 ) -> Result<FanoutPlan, CloudError> {
+    let job = &fanout.job;
     let source = ObjectUri::parse(&job.dataset_source)?;
     let output = ObjectUri::parse(&job.output_path)?;
     allowed.check(&source, "dataset_source")?;
@@ -186,6 +223,8 @@ pub async fn plan_fanout(
         bytes,
         objects_per_batch: (BATCH_BYTES / mean).clamp(1, count),
         scratch: output.join(SCRATCH_FOLDER).join(execution).as_prefix().to_string(),
+        processing_job: fanout.processing_job.clone(),
+        categorical_drift_method: fanout.categorical_drift_method,
     })
 }
 
@@ -280,7 +319,6 @@ async fn profile_and_write(
 pub async fn merge_partials(
     store: &Arc<dyn ObjectStore>,
     plan: &FanoutPlan,
-    options: &BaselineOptions,
     allowed: &AllowedBuckets,
 ) -> Result<BaselineOutputs, CloudError> {
     let source = ObjectUri::parse(&plan.dataset_source)?;
@@ -306,7 +344,11 @@ pub async fn merge_partials(
         dataset_format: plan.dataset_format.clone(),
         output_path: plan.output_path.clone(),
     };
-    let outputs = write_baseline(store, &profile, &job, format, options, &output).await?;
+    let options = BaselineOptions {
+        categorical_drift_method: plan.categorical_drift_method,
+        ..BaselineOptions::default()
+    };
+    let outputs = write_baseline(store, &profile, &job, format, &options, &output).await?;
     remove_all(store, &scratch).await?;
     Ok(outputs)
 }
@@ -414,9 +456,24 @@ pub async fn fail_fanout(store: &Arc<dyn ObjectStore>, failure: &FanoutFailure) 
             "the batch of {} objects from s3://{}/{} failed: {}",
             failed.objects, plan.bucket, failed.first, failed.reason
         )),
+        // The function's own errors say what failed; any other (a task's States.Timeout, the
+        // Map's tolerated failures exceeded) came from a batch that could not say.
+        None if failure
+            .error
+            .as_ref()
+            .is_some_and(|e| !FUNCTION_ERRORS.contains(&e.error.as_str())) =>
+        {
+            CloudError::Data(format!(
+                "{caught}: no batch noted a failure of its own, so one timed out or its function crashed \
+                 (the execution's history in Step Functions names it)"
+            ))
+        }
         None => CloudError::Data(caught),
     }
 }
+
+/// The error types the baseline function answers with (its `Diagnostic`s).
+const FUNCTION_ERRORS: [&str; 2] = ["JobFailed", "Retryable"];
 
 /// A Lambda task's Cause is the function's error as JSON (`errorMessage`); other causes as they are.
 fn lambda_message(cause: &str) -> String {
@@ -424,6 +481,12 @@ fn lambda_message(cause: &str) -> String {
         .ok()
         .and_then(|value| value.get("errorMessage").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| cause.to_string())
+}
+
+/// Removes the partial profiles without merging them (the processing job was stopped, or ran
+/// out of time, while the Map ran).
+pub async fn discard_partials(store: &Arc<dyn ObjectStore>, plan: &FanoutPlan) -> Result<(), CloudError> {
+    remove_all(store, &ObjectUri::parse(&plan.scratch)?).await
 }
 
 async fn remove_all(store: &Arc<dyn ObjectStore>, prefix: &ObjectUri) -> Result<(), CloudError> {

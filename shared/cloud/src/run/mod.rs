@@ -14,7 +14,9 @@ pub mod scripts;
 pub use analyze::{AnalysisRunner, RunResult, RunSettings, RunTimings, ScheduledRun};
 pub use baseline::{run_baseline, run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
 pub use objects::{data_objects, engine_failure, object_sources, PARTS_AHEAD, PART_BYTES};
-pub use processing::{JobRunResult, JobRunSettings, ProcessingJobRunner};
+pub use processing::{
+    FanoutSettings, JobRunResult, JobRunSettings, ProcessingJobRunner, DEFAULT_FANOUT_THRESHOLD_BYTES,
+};
 
 /// SageMaker's ExitMessage and FailureReason hold at most 1,024 characters.
 fn truncate(text: &str) -> String {

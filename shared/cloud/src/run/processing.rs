@@ -3,19 +3,25 @@
 //! time limit comes, and write its end state and its own log lines. If the runner dies instead,
 //! the lease runs out and the job is seen as Failed ([`ProcessingJobRecord::seen_at`]), so no
 //! job stays InProgress forever.
+//!
+//! A job whose dataset is more than one function should take (its InstanceCount is above one, or
+//! it holds more than [`FanoutSettings::threshold_bytes`]) is handed to the `BaselineFanOut`
+//! state machine instead: its lease then lasts until its MaxRuntimeInSeconds, and the workflow's
+//! merge step ([`ProcessingJobRunner::end_fanned_out`]) or failure step ends it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::baseline::{run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
+use super::baseline::{dataset_objects, run_baseline_with, BaselineJob, BaselineOptions, BaselineOutputs};
+use super::fanout::FanoutJob;
 use super::truncate;
 use crate::control::baselining::BaseliningSpec;
 use crate::control::job::JobScripts;
 use crate::control::processing_jobs::{edit_job, Edit};
 use crate::control::records::{epoch_seconds, from_epoch_seconds, ProcessingJobRecord, ProcessingJobStatus};
-use crate::ports::{JobLog, LogLine, ObjectStore, ScriptRunner, Table};
+use crate::ports::{FanoutStarter, JobLog, LogLine, ObjectStore, ScriptRunner, Table};
 use crate::{AllowedBuckets, CloudError};
 
 #[derive(Debug, Clone)]
@@ -26,6 +32,20 @@ pub struct JobRunSettings {
     /// Where inputs are copied for the engine (the system's temporary folder when `None`).
     pub scratch: Option<PathBuf>,
 }
+
+/// Where big datasets go: the fan-out's state machine, and from what size on.
+#[derive(Clone)]
+pub struct FanoutSettings {
+    pub starter: Arc<dyn FanoutStarter>,
+    /// A job whose dataset holds more bytes than this is fanned out (the baseline function's
+    /// `FANOUT_THRESHOLD_BYTES`, [`DEFAULT_FANOUT_THRESHOLD_BYTES`] when unset).
+    pub threshold_bytes: u64,
+}
+
+/// Two of the fan-out's batches ([`super::fanout::BATCH_BYTES`]): below this one function is
+/// about as fast (BENCHMARKS.md: about 40 s at the measured rate) and the fan-out would only add
+/// its start-up and merge.
+pub const DEFAULT_FANOUT_THRESHOLD_BYTES: u64 = 2 * super::fanout::BATCH_BYTES;
 
 /// How a delivery of a job ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +63,7 @@ pub struct ProcessingJobRunner {
     settings: JobRunSettings,
     allowed_buckets: AllowedBuckets,
     scripts: Option<Arc<dyn ScriptRunner>>,
+    fanout: Option<FanoutSettings>,
 }
 
 /// How the work ended, before it is written down.
@@ -50,6 +71,11 @@ enum Outcome {
     Completed(String),
     Failed(String),
     Stopped,
+    /// Handed to the fan-out's execution (its ARN), which ends the job; the lease lasts `until`.
+    FannedOut {
+        execution: String,
+        until: DateTime<Utc>,
+    },
 }
 
 impl Outcome {
@@ -58,6 +84,7 @@ impl Outcome {
             Outcome::Completed(_) => ProcessingJobStatus::Completed,
             Outcome::Failed(_) => ProcessingJobStatus::Failed,
             Outcome::Stopped => ProcessingJobStatus::Stopped,
+            Outcome::FannedOut { .. } => ProcessingJobStatus::InProgress,
         }
     }
 
@@ -66,6 +93,9 @@ impl Outcome {
             Outcome::Completed(message) => format!("Completed: {message}"),
             Outcome::Failed(reason) => format!("Failed: {reason}"),
             Outcome::Stopped => format!("Stopped: {STOPPED_MESSAGE}"),
+            Outcome::FannedOut { execution, .. } => {
+                format!("Handed to the fan-out {execution}, whose merge step ends the job.")
+            }
         }
     }
 }
@@ -86,7 +116,14 @@ impl ProcessingJobRunner {
             settings,
             allowed_buckets: AllowedBuckets::any(),
             scripts: None,
+            fanout: None,
         }
+    }
+
+    /// Hands jobs with big datasets (or an InstanceCount above one) to the fan-out.
+    pub fn with_fanout(mut self, fanout: FanoutSettings) -> Self {
+        self.fanout = Some(fanout);
+        self
     }
 
     /// Runs jobs' record preprocessors and post-analytics processors on `scripts`.
@@ -117,12 +154,16 @@ impl ProcessingJobRunner {
             .processing_start_time
             .map(from_epoch_seconds)
             .unwrap_or_else(Utc::now);
-        let mut log = Log::new(
-            format!("{}/algo-1-{}", record.processing_job_name, started.timestamp()),
-            self.job_log.as_ref(),
-        );
+        let mut log = Log::new(log_stream(&record.processing_job_name, started), self.job_log.as_ref());
         tracing::info!(job = %job_name, "baselining job started");
         let outcome = self.execute(&record, started, deadline, &mut log).await;
+        if let Outcome::FannedOut { execution, until } = &outcome {
+            log.line(outcome.log_line());
+            log.flush().await;
+            let handed = self.hand_off(job_name, execution, *until).await?;
+            tracing::info!(job = %job_name, %execution, "baselining job handed to the fan-out");
+            return Ok(JobRunResult::Finished(Box::new(handed)));
+        }
         // The last line is written before the end state, so a reader that sees the job ended
         // (the SDK's `wait(logs=True)` reads once more then) finds it.
         let expected = outcome.status();
@@ -221,6 +262,21 @@ impl ProcessingJobRunner {
         log.flush().await;
 
         let max_runtime = Duration::seconds(i64::from(spec.max_runtime_seconds));
+        if let Some(fanout) = &self.fanout {
+            match self
+                .fan_out(fanout, &spec, &job, &record.processing_job_name, log)
+                .await
+            {
+                Ok(Some(execution)) => {
+                    return Outcome::FannedOut {
+                        execution,
+                        until: started + max_runtime,
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => return Outcome::Failed(err.to_string()),
+            }
+        }
         let scratch = self.settings.scratch.as_deref();
         let work = run_baseline_with(&self.store, &job, &options, &self.allowed_buckets, scratch);
         tokio::pin!(work);
@@ -254,6 +310,130 @@ impl ProcessingJobRunner {
                 )),
             }
         }
+    }
+
+    /// Starts the fan-out for the job if its dataset asks for it; the execution's ARN.
+    async fn fan_out(
+        &self,
+        fanout: &FanoutSettings,
+        spec: &BaseliningSpec,
+        job: &BaselineJob,
+        job_name: &str,
+        log: &mut Log<'_>,
+    ) -> Result<Option<String>, CloudError> {
+        let FanoutSettings {
+            starter,
+            threshold_bytes,
+        } = fanout;
+        let (_, objects) = dataset_objects(&self.store, &spec.dataset_source, &job.dataset_source).await?;
+        let bytes: u64 = objects.iter().map(|o| o.size).sum();
+        let why = if spec.instance_count > 1 {
+            format!("InstanceCount {}", spec.instance_count)
+        } else if bytes > *threshold_bytes {
+            format!("more than the threshold of {threshold_bytes} bytes")
+        } else {
+            return Ok(None);
+        };
+        if spec.record_preprocessor_script.is_some() || spec.post_analytics_processor_script.is_some() {
+            log.line(format!(
+                "{why} asks for the fan-out, but its batches do not run scripts: the job runs in one function"
+            ));
+            return Ok(None);
+        }
+        let input = FanoutJob {
+            job: job.clone(),
+            processing_job: Some(job_name.to_string()),
+            categorical_drift_method: spec.categorical_drift_method,
+        };
+        let input = serde_json::to_value(&input).map_err(|err| CloudError::Internal(err.to_string()))?;
+        let execution = starter.start(job_name, &input).await?;
+        log.line(format!(
+            "The dataset ({} objects, {bytes} bytes; {why}) is baselined by the fan-out",
+            objects.len()
+        ));
+        Ok(Some(execution))
+    }
+
+    /// Writes down the fan-out that has the job, and the lease it has until the job's
+    /// MaxRuntimeInSeconds.
+    async fn hand_off(
+        &self,
+        job_name: &str,
+        execution: &str,
+        until: DateTime<Utc>,
+    ) -> Result<ProcessingJobRecord, CloudError> {
+        edit_job(self.table.as_ref(), job_name, |record| {
+            if record.processing_job_status.is_finished() {
+                return Ok(Edit::Leave(record.clone()));
+            }
+            record.fanout_execution = Some(execution.to_string());
+            record.lease_expires_at = Some(epoch_seconds(until));
+            record.last_modified_time = epoch_seconds(Utc::now());
+            Ok(Edit::Write(record.clone()))
+        })
+        .await
+    }
+
+    /// For the fan-out's merge step: whether the job is still to be finished. A job stopped
+    /// meanwhile is ended Stopped here, and one past its MaxRuntimeInSeconds written down Failed;
+    /// neither gets a baseline.
+    pub async fn fanned_out_job_open(&self, job_name: &str) -> Result<bool, CloudError> {
+        let (open, record) = edit_job(self.table.as_ref(), job_name, |record| {
+            let now = Utc::now();
+            let seen = record.seen_at(now);
+            if seen != *record {
+                *record = seen;
+                return Ok(Edit::Write((false, record.clone())));
+            }
+            match record.processing_job_status {
+                ProcessingJobStatus::InProgress => Ok(Edit::Leave((true, record.clone()))),
+                ProcessingJobStatus::Stopping => {
+                    let now = epoch_seconds(now);
+                    record.processing_job_status = ProcessingJobStatus::Stopped;
+                    record.exit_message = Some(STOPPED_MESSAGE.into());
+                    record.processing_end_time = Some(now);
+                    record.last_modified_time = now;
+                    record.lease_expires_at = None;
+                    Ok(Edit::Write((false, record.clone())))
+                }
+                _ => Ok(Edit::Leave((false, record.clone()))),
+            }
+        })
+        .await?;
+        if !open {
+            let mut log = Log::of(&record, self.job_log.as_ref());
+            log.line(format!(
+                "{:?}: {}",
+                record.processing_job_status,
+                record
+                    .exit_message
+                    .as_deref()
+                    .or(record.failure_reason.as_deref())
+                    .unwrap_or_default()
+            ));
+            log.flush().await;
+        }
+        Ok(open)
+    }
+
+    /// Ends a fanned-out job with the workflow's result: the merge step's outputs, or the
+    /// failure step's reason (the failed batch's own).
+    pub async fn end_fanned_out(
+        &self,
+        job_name: &str,
+        result: Result<&BaselineOutputs, &str>,
+    ) -> Result<ProcessingJobRecord, CloudError> {
+        let record = edit_job(self.table.as_ref(), job_name, |record| Ok(Edit::Leave(record.clone()))).await?;
+        let outcome = match result {
+            Ok(outputs) => Outcome::Completed(exit_message(outputs)),
+            Err(reason) => Outcome::Failed(reason.to_string()),
+        };
+        let mut log = Log::of(&record, self.job_log.as_ref());
+        log.line(outcome.log_line());
+        log.flush().await;
+        let ended = self.end(job_name, outcome).await?;
+        tracing::info!(job = %job_name, status = ?ended.processing_job_status, "fanned-out baselining job ended");
+        Ok(ended)
     }
 
     /// Renews the lease; `false` when a Stop has been asked for.
@@ -317,6 +497,15 @@ impl<'a> Log<'a> {
         }
     }
 
+    /// The log of a claimed job: its stream is named after its start.
+    fn of(record: &ProcessingJobRecord, job_log: &'a dyn JobLog) -> Self {
+        let started = record
+            .processing_start_time
+            .map(from_epoch_seconds)
+            .unwrap_or_else(Utc::now);
+        Log::new(log_stream(&record.processing_job_name, started), job_log)
+    }
+
     fn line(&mut self, message: String) {
         self.pending.push(LogLine {
             time: Utc::now(),
@@ -333,6 +522,11 @@ impl<'a> Log<'a> {
             tracing::warn!(stream = %self.stream, error = %err, "could not write the job's log lines");
         }
     }
+}
+
+/// The job's log stream, as SageMaker names a processing job's: `{job}/algo-1-{start epoch}`.
+fn log_stream(job_name: &str, started: DateTime<Utc>) -> String {
+    format!("{job_name}/algo-1-{}", started.timestamp())
 }
 
 /// `Completed`'s ExitMessage: what was baselined, and the account of the records.

@@ -12,7 +12,7 @@ use modelmon_cloud::run::fanout::{
     fail_fanout, merge_partials, plan_fanout, profile_batch, Batch, BatchInput, CaughtError, FanoutFailure, FanoutPlan,
     ListedObject, BATCH_BYTES,
 };
-use modelmon_cloud::run::{run_baseline, BaselineJob, BaselineOptions, BaselineOutputs};
+use modelmon_cloud::run::{run_baseline, BaselineJob, BaselineOutputs};
 use modelmon_cloud::{AllowedBuckets, CloudError, ObjectUri};
 use modelmon_engine::random::SplitMix64;
 use serde_json::Value;
@@ -91,14 +91,14 @@ async fn batches(store: &Arc<dyn ObjectStore>, plan: &FanoutPlan, per_batch: usi
 /// order (the Map runs its children in any order).
 async fn fan_out(store: &Arc<dyn ObjectStore>, job: &BaselineJob, per_batch: usize) -> (FanoutPlan, BaselineOutputs) {
     let allowed = AllowedBuckets::any();
-    let plan = plan_fanout(store, job, &unique("execution"), &allowed).await.unwrap();
+    let plan = plan_fanout(store, &job.clone().into(), &unique("execution"), &allowed)
+        .await
+        .unwrap();
     for batch in batches(store, &plan, per_batch).await.iter().rev() {
         let outcome = profile_batch(store, batch, &allowed).await.unwrap();
         assert!(outcome.partial.starts_with(&plan.scratch), "{outcome:?}");
     }
-    let outputs = merge_partials(store, &plan, &BaselineOptions::default(), &allowed)
-        .await
-        .unwrap();
+    let outputs = merge_partials(store, &plan, &allowed).await.unwrap();
     (plan, outputs)
 }
 
@@ -214,7 +214,7 @@ async fn the_fan_out_of_batches_of_many_objects_equals_the_single_function() {
 async fn the_plan_batches_by_bytes() {
     let (store, bucket) = bucket().await;
     dataset(&store, &bucket, 3, 10).await;
-    let plan = plan_fanout(&store, &job(&bucket, "out"), "run-1", &AllowedBuckets::any())
+    let plan = plan_fanout(&store, &job(&bucket, "out").into(), "run-1", &AllowedBuckets::any())
         .await
         .unwrap();
     assert_eq!((plan.bucket.as_str(), plan.objects), (bucket.as_str(), 3));
@@ -227,7 +227,7 @@ async fn the_plan_batches_by_bytes() {
         dataset_source: format!("s3://{bucket}/data/part-00001.csv"),
         ..job(&bucket, "out")
     };
-    let plan = plan_fanout(&store, &one, "run-2", &AllowedBuckets::any())
+    let plan = plan_fanout(&store, &one.clone().into(), "run-2", &AllowedBuckets::any())
         .await
         .unwrap();
     assert_eq!(
@@ -238,7 +238,7 @@ async fn the_plan_batches_by_bytes() {
         dataset_source: format!("s3://{bucket}/nothing"),
         ..job(&bucket, "out")
     };
-    let err = plan_fanout(&store, &empty, "run-3", &AllowedBuckets::any())
+    let err = plan_fanout(&store, &empty.clone().into(), "run-3", &AllowedBuckets::any())
         .await
         .unwrap_err();
     assert_eq!(
@@ -286,7 +286,7 @@ async fn the_merge_refuses_a_dataset_not_profiled_exactly_once() {
     let (store, bucket) = bucket().await;
     dataset(&store, &bucket, 3, 10).await;
     let allowed = AllowedBuckets::any();
-    let plan = plan_fanout(&store, &job(&bucket, "out"), "run", &allowed)
+    let plan = plan_fanout(&store, &job(&bucket, "out").into(), "run", &allowed)
         .await
         .unwrap();
     // The listing in key order: data/_SUCCESS (a batch with no data), then the three parts.
@@ -295,9 +295,7 @@ async fn the_merge_refuses_a_dataset_not_profiled_exactly_once() {
     // The Map's listing missed an object (moto's ItemReader stops at 1,000): no baseline.
     profile_batch(&store, &batches[1], &allowed).await.unwrap();
     profile_batch(&store, &batches[3], &allowed).await.unwrap();
-    let err = merge_partials(&store, &plan, &BaselineOptions::default(), &allowed)
-        .await
-        .unwrap_err();
+    let err = merge_partials(&store, &plan, &allowed).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -309,9 +307,7 @@ async fn the_merge_refuses_a_dataset_not_profiled_exactly_once() {
     let mut twice = batches[2].clone();
     twice.items.push(batches[3].items[0].clone());
     profile_batch(&store, &twice, &allowed).await.unwrap();
-    let err = merge_partials(&store, &plan, &BaselineOptions::default(), &allowed)
-        .await
-        .unwrap_err();
+    let err = merge_partials(&store, &plan, &allowed).await.unwrap_err();
     assert!(err.to_string().ends_with("was profiled twice"), "{err}");
     assert!(store.get(&uri(&bucket, "out/statistics.json")).await.is_err());
 }
@@ -329,15 +325,13 @@ async fn a_header_that_differs_between_batches_is_an_error_naming_both_objects()
         .await
         .unwrap();
     let allowed = AllowedBuckets::any();
-    let plan = plan_fanout(&store, &job(&bucket, "out"), "run", &allowed)
+    let plan = plan_fanout(&store, &job(&bucket, "out").into(), "run", &allowed)
         .await
         .unwrap();
     for batch in batches(&store, &plan, 1).await {
         profile_batch(&store, &batch, &allowed).await.unwrap();
     }
-    let err = merge_partials(&store, &plan, &BaselineOptions::default(), &allowed)
-        .await
-        .unwrap_err();
+    let err = merge_partials(&store, &plan, &allowed).await.unwrap_err();
     let single = run_baseline(&store, &job(&bucket, "single"), &allowed, None)
         .await
         .unwrap_err();
@@ -355,7 +349,7 @@ async fn a_failed_batch_fails_the_fan_out_with_its_reason_and_the_scratch_is_rem
         .await
         .unwrap();
     let allowed = AllowedBuckets::any();
-    let plan = plan_fanout(&store, &job(&bucket, "out"), "run", &allowed)
+    let plan = plan_fanout(&store, &job(&bucket, "out").into(), "run", &allowed)
         .await
         .unwrap();
     let mut failures = Vec::new();
@@ -376,6 +370,7 @@ async fn a_failed_batch_fails_the_fan_out_with_its_reason_and_the_scratch_is_rem
             error: "States.ExceedToleratedFailureThreshold".into(),
             cause: "The specified tolerated failure threshold was exceeded".into(),
         }),
+        processing_job: None,
     };
     let failed = fail_fanout(&store, &failure).await;
     assert!(matches!(failed, CloudError::Data(_)));
@@ -384,6 +379,13 @@ async fn a_failed_batch_fails_the_fan_out_with_its_reason_and_the_scratch_is_rem
         format!("the batch of 1 objects from s3://{bucket}/data/part-00001.csv failed: {reason}")
     );
     assert!(store.list(&scratch).await.unwrap().is_empty());
+    // A batch that timed out or crashed noted nothing: the caught error, and what it means.
+    assert_eq!(
+        fail_fanout(&store, &failure).await.to_string(),
+        "States.ExceedToleratedFailureThreshold: The specified tolerated failure threshold was exceeded: \
+         no batch noted a failure of its own, so one timed out or its function crashed (the execution's \
+         history in Step Functions names it)"
+    );
     // Before a plan there is only the caught error to tell.
     let early = FanoutFailure {
         plan: None,
@@ -391,6 +393,7 @@ async fn a_failed_batch_fails_the_fan_out_with_its_reason_and_the_scratch_is_rem
             error: "JobFailed".into(),
             cause: r#"{"errorType":"JobFailed","errorMessage":"s3://b/none: no objects to baseline"}"#.into(),
         }),
+        processing_job: None,
     };
     assert_eq!(
         fail_fanout(&store, &early).await.to_string(),

@@ -2,7 +2,7 @@
 //! to their end state (Completed, Failed with the reason, Stopped), a lost runner or one that
 //! never started ends Failed by its lease, MaxRuntimeInSeconds and the runner's own deadline end
 //! a job, concurrent Stops give one success; monitoring executions are processing jobs too; tags
-//! on all three kinds of resource. The whole SDK notebook against both homes is in
+//! on all three kinds of resource; a big job handed to the fan-out, which its steps end. The whole SDK notebook against both homes is in
 //! tests/test_sdk_notebook.py.
 
 use std::path::Path;
@@ -14,10 +14,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use modelmon_cloud::control::records::ProcessingJobRecord;
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
 use modelmon_cloud::local::{FileJobLog, FileMetrics, FileTable, FsObjectStore, InProcessLauncher, LocalScheduler};
-use modelmon_cloud::ports::{ByteChunks, JobLauncher, ObjectInfo, ObjectStore};
+use modelmon_cloud::ports::{ByteChunks, FanoutStarter, JobLauncher, ObjectInfo, ObjectStore};
 use modelmon_cloud::run::{
-    AnalysisRunner, JobRunResult, JobRunSettings, ProcessingJobRunner, RunResult, RunSettings, ScheduledRun,
+    run_baseline, AnalysisRunner, FanoutSettings, JobRunResult, JobRunSettings, ProcessingJobRunner, RunResult,
+    RunSettings, ScheduledRun,
 };
+use modelmon_cloud::AllowedBuckets;
 use modelmon_cloud::{CloudError, ObjectUri};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -87,6 +89,7 @@ impl JobLauncher for NoLauncher {
 
 struct Stack {
     dir: TempDir,
+    table: Arc<FileTable>,
     store: Arc<StallingStore>,
     jobs: Arc<ProcessingJobRunner>,
     plane: ControlPlane,
@@ -102,6 +105,7 @@ impl Stack {
     fn with(lease: Duration, launcher: Option<Arc<dyn JobLauncher>>) -> Stack {
         let dir = tempfile::tempdir().unwrap();
         let table = Arc::new(FileTable::new(dir.path().join("table")));
+        let jobs_table = table.clone();
         let store = Arc::new(StallingStore {
             inner: FsObjectStore::new(dir.path().join("s3")),
             gate: Semaphore::new(0),
@@ -138,6 +142,7 @@ impl Stack {
         );
         Stack {
             dir,
+            table: jobs_table,
             store,
             jobs,
             plane,
@@ -818,4 +823,162 @@ async fn executions_are_processing_jobs_and_everything_takes_tags() {
         .await;
     // The execution's job outlives the schedule, as the execution history does.
     assert_eq!(stack.describe(&name).await["ProcessingJobStatus"], "Completed");
+}
+
+/// The fan-out's state machine as the runner sees it: the executions it was asked to start.
+#[derive(Default)]
+struct StartedFanouts(std::sync::Mutex<Vec<(String, Value)>>);
+
+#[async_trait]
+impl FanoutStarter for StartedFanouts {
+    async fn start(&self, name: &str, input: &Value) -> Result<String, CloudError> {
+        self.0.lock().unwrap().push((name.to_string(), input.clone()));
+        Ok(format!("arn:aws:states:us-east-1:123456789012:execution:fanout:{name}"))
+    }
+}
+
+#[tokio::test]
+async fn a_big_job_is_handed_to_the_fan_out_whose_steps_end_it() {
+    let stack = Stack::with(Duration::seconds(60), Some(Arc::new(NoLauncher)));
+    let started = Arc::new(StartedFanouts::default());
+    let jobs = ProcessingJobRunner::new(
+        stack.table.clone(),
+        stack.store.clone(),
+        Arc::new(FileJobLog::new(stack.dir.path().join("logs"))),
+        JobRunSettings {
+            lease: Duration::seconds(60),
+            scratch: None,
+        },
+    )
+    .with_fanout(FanoutSettings {
+        starter: started.clone(),
+        threshold_bytes: 1_000,
+    });
+    stack.put("big/train.csv", &training_csv(""));
+    stack.put("small/train.csv", "age,plan\n31,basic\n45,pro\n");
+    let create = |name: &str, dataset: &str| {
+        let mut request = baselining_request(name, dataset, &format!("s3://models/out/{name}"));
+        request["Environment"]["categorical_drift_method"] = json!("ChiSquared");
+        request
+    };
+
+    // Over the threshold: handed over, InProgress, with its lease until MaxRuntimeInSeconds.
+    stack.ok("CreateProcessingJob", create("big", "s3://models/big")).await;
+    let JobRunResult::Finished(handed) = jobs.run("big", None).await.unwrap() else {
+        panic!("skipped")
+    };
+    assert_eq!(format!("{:?}", handed.processing_job_status), "InProgress");
+    let until = handed.lease_expires_at.unwrap() - handed.processing_start_time.unwrap();
+    assert_eq!(until.round(), 1800.0);
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:fanout:big";
+    assert_eq!(handed.fanout_execution.as_deref(), Some(arn));
+    assert_eq!(
+        started.0.lock().unwrap().clone(),
+        [(
+            "big".to_string(),
+            json!({
+                "dataset_source": "s3://models/big",
+                "dataset_format": "{\"csv\": {\"header\": true, \"output_columns_position\": \"START\"}}",
+                "output_path": "s3://models/out/big",
+                "processing_job": "big",
+                "categorical_drift_method": "ChiSquared"
+            })
+        )]
+    );
+    let described = stack.describe("big").await;
+    assert_eq!(described["ProcessingJobStatus"], "InProgress");
+    assert!(described.get("FanoutExecution").is_none(), "{described}");
+    // A second delivery of the job does not start it again.
+    assert!(matches!(jobs.run("big", None).await.unwrap(), JobRunResult::Skipped(_)));
+    assert_eq!(started.0.lock().unwrap().len(), 1);
+
+    // The merge step finds it open and ends it with its outputs.
+    assert!(jobs.fanned_out_job_open("big").await.unwrap());
+    let store: Arc<dyn ObjectStore> = stack.store.clone();
+    let job = modelmon_cloud::run::BaselineJob {
+        dataset_source: "s3://models/big".into(),
+        dataset_format: r#"{"csv": {"header": true}}"#.into(),
+        output_path: "s3://models/out/big".into(),
+    };
+    let outputs = run_baseline(&store, &job, &AllowedBuckets::any(), None).await.unwrap();
+    let ended = jobs.end_fanned_out("big", Ok(&outputs)).await.unwrap();
+    assert_eq!(format!("{:?}", ended.processing_job_status), "Completed");
+    let described = stack.describe("big").await;
+    assert!(
+        described["ExitMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("Baselined 300 records into s3://models/out/big/statistics.json"),
+        "{described}"
+    );
+    let log = stack.log("big");
+    let handed_line = log.find(&format!(
+        "(1 objects, {} bytes; more than the threshold of 1000 bytes) is baselined by the fan-out",
+        training_csv("").len()
+    ));
+    let completed_line = log.find("Completed: Baselined 300 records");
+    assert!(handed_line.is_some() && completed_line > handed_line, "{log}");
+
+    // The failure step ends a job Failed with the reason it is given.
+    stack
+        .ok("CreateProcessingJob", create("broken", "s3://models/big"))
+        .await;
+    jobs.run("broken", None).await.unwrap();
+    let ended = jobs
+        .end_fanned_out(
+            "broken",
+            Err("the batch of 1 objects from s3://models/big/train.csv failed: line 3"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(format!("{:?}", ended.processing_job_status), "Failed");
+    assert_eq!(
+        stack.describe("broken").await["FailureReason"],
+        "the batch of 1 objects from s3://models/big/train.csv failed: line 3"
+    );
+
+    // Stopped while the Map ran: the merge step ends it Stopped, with no baseline.
+    stack
+        .ok("CreateProcessingJob", create("stopped", "s3://models/big"))
+        .await;
+    jobs.run("stopped", None).await.unwrap();
+    stack
+        .ok("StopProcessingJob", json!({"ProcessingJobName": "stopped"}))
+        .await;
+    assert_eq!(stack.describe("stopped").await["ProcessingJobStatus"], "Stopping");
+    assert!(!jobs.fanned_out_job_open("stopped").await.unwrap());
+    assert_eq!(stack.describe("stopped").await["ProcessingJobStatus"], "Stopped");
+
+    // Past its MaxRuntimeInSeconds without an end from the workflow: Failed, naming the execution.
+    let mut late = create("late", "s3://models/big");
+    late["StoppingCondition"]["MaxRuntimeInSeconds"] = json!(1);
+    stack.ok("CreateProcessingJob", late).await;
+    jobs.run("late", None).await.unwrap();
+    let failed = stack.wait_for("late", "Failed").await;
+    let reason = failed["FailureReason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("The job exceeded its StoppingCondition.MaxRuntimeInSeconds: its fan-out ")
+            && reason.contains("execution:fanout:late"),
+        "{reason}"
+    );
+    assert!(!jobs.fanned_out_job_open("late").await.unwrap());
+
+    // Under the threshold, with InstanceCount 1: one function, no fan-out.
+    stack
+        .ok("CreateProcessingJob", create("small", "s3://models/small"))
+        .await;
+    let JobRunResult::Finished(small) = jobs.run("small", None).await.unwrap() else {
+        panic!("skipped")
+    };
+    assert_eq!(format!("{:?}", small.processing_job_status), "Completed");
+    // InstanceCount 2 asks for the fan-out whatever the size.
+    let mut asked = create("asked", "s3://models/small");
+    asked["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = json!(2);
+    stack.ok("CreateProcessingJob", asked).await;
+    jobs.run("asked", None).await.unwrap();
+    let names: Vec<String> = started.0.lock().unwrap().iter().map(|(name, _)| name.clone()).collect();
+    assert_eq!(names, ["big", "broken", "stopped", "late", "asked"]);
+    assert!(stack
+        .log("asked")
+        .contains("InstanceCount 2) is baselined by the fan-out"));
 }
