@@ -68,9 +68,8 @@ impl From<BaselineJob> for FanoutJob {
 /// What the plan step tells the Map and the merge step (the state machine passes it on).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FanoutPlan {
-    pub dataset_source: String,
-    pub dataset_format: String,
-    pub output_path: String,
+    #[serde(flatten)]
+    pub job: BaselineJob,
     /// The Map's ItemReader lists `prefix` in `bucket` (ListObjectsV2).
     pub bucket: String,
     pub prefix: String,
@@ -209,9 +208,7 @@ pub async fn plan_fanout(
     let count = objects.len() as u64;
     let mean = bytes.div_ceil(count).max(1);
     Ok(FanoutPlan {
-        dataset_source: job.dataset_source.clone(),
-        dataset_format: job.dataset_format.clone(),
-        output_path: job.output_path.clone(),
+        job: job.clone(),
         bucket: root.bucket.clone(),
         prefix: if single_object {
             source.key.clone()
@@ -284,7 +281,7 @@ async fn profile_and_write(
         key: plan.prefix.clone(),
     };
     allowed.check(&root, "dataset_source")?;
-    let format = baseline_format(&plan.dataset_format, "dataset_format").map_err(CloudError::Data)?;
+    let format = baseline_format(&plan.job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
     let listed: Vec<ObjectInfo> = items
         .iter()
         .map(|item| ObjectInfo {
@@ -321,11 +318,11 @@ pub async fn merge_partials(
     plan: &FanoutPlan,
     allowed: &AllowedBuckets,
 ) -> Result<BaselineOutputs, CloudError> {
-    let source = ObjectUri::parse(&plan.dataset_source)?;
-    let output = ObjectUri::parse(&plan.output_path)?;
+    let source = ObjectUri::parse(&plan.job.dataset_source)?;
+    let output = ObjectUri::parse(&plan.job.output_path)?;
     allowed.check(&source, "dataset_source")?;
     allowed.check(&output, "output_path")?;
-    let format = baseline_format(&plan.dataset_format, "dataset_format").map_err(CloudError::Data)?;
+    let format = baseline_format(&plan.job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
     let scratch = ObjectUri::parse(&plan.scratch)?;
     let mut partials = Vec::new();
     for object in store.list(&scratch.join("partials").as_prefix()).await? {
@@ -334,21 +331,16 @@ pub async fn merge_partials(
             .map_err(|err| CloudError::Data(format!("{}: not a partial profile: {err}", object.uri)))?;
         partials.push(partial);
     }
-    let (_, objects) = dataset_objects(store, &source, &plan.dataset_source).await?;
+    let (_, objects) = dataset_objects(store, &source, &plan.job.dataset_source).await?;
     let profile = merge_in_order(&plan.bucket, partials, &objects, format)?;
     if profile.item_count() == 0 {
-        return Err(no_records(&plan.dataset_source, &profile));
+        return Err(no_records(&plan.job.dataset_source, &profile));
     }
-    let job = BaselineJob {
-        dataset_source: plan.dataset_source.clone(),
-        dataset_format: plan.dataset_format.clone(),
-        output_path: plan.output_path.clone(),
-    };
     let options = BaselineOptions {
         categorical_drift_method: plan.categorical_drift_method,
         ..BaselineOptions::default()
     };
-    let outputs = write_baseline(store, &profile, &job, format, &options, &output).await?;
+    let outputs = write_baseline(store, &profile, &plan.job, format, &options, &output).await?;
     remove_all(store, &scratch).await?;
     Ok(outputs)
 }

@@ -172,15 +172,7 @@ impl ProcessingJobRunner {
         let ended = self.end(job_name, outcome).await?;
         if ended.processing_job_status != expected {
             // A Stop came first, or another runner ended the job.
-            log.line(format!(
-                "{:?}: {}",
-                ended.processing_job_status,
-                ended
-                    .exit_message
-                    .as_deref()
-                    .or(ended.failure_reason.as_deref())
-                    .unwrap_or_default()
-            ));
+            log.line(ended_line(&ended));
         }
         log.flush().await;
         tracing::info!(job = %job_name, status = ?ended.processing_job_status, "baselining job ended");
@@ -402,15 +394,7 @@ impl ProcessingJobRunner {
         .await?;
         if !open {
             let mut log = Log::of(&record, self.job_log.as_ref());
-            log.line(format!(
-                "{:?}: {}",
-                record.processing_job_status,
-                record
-                    .exit_message
-                    .as_deref()
-                    .or(record.failure_reason.as_deref())
-                    .unwrap_or_default()
-            ));
+            log.line(ended_line(&record));
             log.flush().await;
         }
         Ok(open)
@@ -522,6 +506,12 @@ impl<'a> Log<'a> {
             tracing::warn!(stream = %self.stream, error = %err, "could not write the job's log lines");
         }
     }
+}
+
+/// The line that says how an ended job ended: `Stopped: ...`, `Failed: ...`.
+fn ended_line(record: &ProcessingJobRecord) -> String {
+    let message = record.exit_message.as_deref().or(record.failure_reason.as_deref());
+    format!("{:?}: {}", record.processing_job_status, message.unwrap_or_default())
 }
 
 /// The job's log stream, as SageMaker names a processing job's: `{job}/algo-1-{start epoch}`.

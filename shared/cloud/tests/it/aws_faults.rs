@@ -19,7 +19,7 @@ use modelmon_cloud::aws::{CloudWatchMetrics, DynamoTable, EventBridgeScheduler, 
 use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::ControlPlane;
 use modelmon_cloud::ports::ObjectStore;
-use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
+use modelmon_cloud::run::{AnalysisRunner, RunResult, ScheduledRun};
 use modelmon_cloud::ObjectUri;
 use serde_json::{json, Value};
 
@@ -92,12 +92,7 @@ impl Stack {
             table,
             store.clone(),
             Arc::new(CloudWatchMetrics::new(&sdk)),
-            RunSettings {
-                capture_destination: Some(ObjectUri::parse(&format!("s3://{bucket}/datacapture")).unwrap()),
-                claim_timeout: Duration::minutes(15),
-                scratch: None,
-                read: Default::default(),
-            },
+            crate::run_settings(Some(&format!("s3://{bucket}/datacapture"))),
         );
         Stack {
             proxy,

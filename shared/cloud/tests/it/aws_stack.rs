@@ -19,8 +19,7 @@ use modelmon_cloud::control::ControlPlane;
 use modelmon_cloud::local::InProcessLauncher;
 use modelmon_cloud::ports::{JobLauncher, ObjectStore};
 use modelmon_cloud::run::{
-    run_baseline, AnalysisRunner, BaselineJob, JobRunSettings, ProcessingJobRunner, RunResult, RunSettings,
-    ScheduledRun,
+    run_baseline, AnalysisRunner, BaselineJob, JobRunSettings, ProcessingJobRunner, RunResult, ScheduledRun,
 };
 use modelmon_cloud::{AllowedBuckets, ObjectUri};
 use serde_json::{json, Value};
@@ -60,12 +59,7 @@ impl Stack {
             table,
             store.clone(),
             Arc::new(CloudWatchMetrics::new(&sdk)),
-            RunSettings {
-                capture_destination: Some(ObjectUri::parse(&format!("s3://{bucket}/datacapture")).unwrap()),
-                claim_timeout: Duration::minutes(15),
-                scratch: None,
-                read: Default::default(),
-            },
+            crate::run_settings(Some(&format!("s3://{bucket}/datacapture"))),
         );
         Stack {
             sdk,

@@ -321,10 +321,8 @@ impl Stack {
             self.store.clone(),
             Arc::new(CloudWatchMetrics::new(&self.sdk)),
             RunSettings {
-                capture_destination: Some(uri(&self.bucket, "datacapture")),
-                claim_timeout: Duration::minutes(15),
-                scratch: None,
                 read,
+                ..crate::run_settings(Some(&format!("s3://{}/datacapture", self.bucket)))
             },
         )
     }

@@ -11,7 +11,7 @@ use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::{ControlPlane, ControlSettings};
 use modelmon_cloud::local::{FileMetrics, FileTable, FsObjectStore, LocalScheduler};
 use modelmon_cloud::ports::{ItemKey, ObjectStore, ScheduleSpec, Scheduler, Table};
-use modelmon_cloud::run::{AnalysisRunner, RunResult, RunSettings, ScheduledRun};
+use modelmon_cloud::run::{AnalysisRunner, RunResult, ScheduledRun};
 use modelmon_cloud::{CloudError, ObjectUri};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -48,12 +48,7 @@ impl Stack {
             table.clone(),
             store.clone(),
             Arc::new(FileMetrics::new(dir.path().join("metrics.jsonl"))),
-            RunSettings {
-                capture_destination: Some(ObjectUri::parse("s3://capture-bucket/datacapture").unwrap()),
-                claim_timeout: Duration::minutes(15),
-                scratch: None,
-                read: Default::default(),
-            },
+            crate::run_settings(Some("s3://capture-bucket/datacapture")),
         );
         Stack {
             dir,
@@ -967,12 +962,7 @@ async fn jobs_naming_other_buckets_are_refused() {
         stack.table.clone(),
         stack.store.clone(),
         Arc::new(FileMetrics::new(stack.dir.path().join("metrics.jsonl"))),
-        RunSettings {
-            capture_destination: None,
-            claim_timeout: Duration::minutes(15),
-            scratch: None,
-            read: Default::default(),
-        },
+        crate::run_settings(None),
     )
     .with_allowed_buckets(modelmon_cloud::AllowedBuckets::only(["capture-bucket"]));
     let event = ScheduledRun {

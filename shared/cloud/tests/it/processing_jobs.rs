@@ -17,7 +17,7 @@ use modelmon_cloud::local::{FileJobLog, FileMetrics, FileTable, FsObjectStore, I
 use modelmon_cloud::ports::{ByteChunks, FanoutStarter, JobLauncher, ObjectInfo, ObjectStore};
 use modelmon_cloud::run::{
     run_baseline, AnalysisRunner, FanoutSettings, JobRunResult, JobRunSettings, ProcessingJobRunner, RunResult,
-    RunSettings, ScheduledRun,
+    ScheduledRun,
 };
 use modelmon_cloud::AllowedBuckets;
 use modelmon_cloud::{CloudError, ObjectUri};
@@ -133,12 +133,7 @@ impl Stack {
             table,
             store.clone(),
             Arc::new(FileMetrics::new(dir.path().join("metrics.jsonl"))),
-            RunSettings {
-                capture_destination: Some(ObjectUri::parse("s3://capture-bucket/datacapture").unwrap()),
-                claim_timeout: Duration::minutes(15),
-                scratch: None,
-                read: Default::default(),
-            },
+            crate::run_settings(Some("s3://capture-bucket/datacapture")),
         );
         Stack {
             dir,
