@@ -23,7 +23,7 @@ FUNCTIONS = {
         "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
     },
     "analyze": {"TABLE_NAME": "modelmon", "CAPTURE_DESTINATION_S3_URI": "s3://capture/datacapture"},
-    "baseline": {},
+    "baseline": {"TABLE_NAME": "modelmon"},
 }
 
 
