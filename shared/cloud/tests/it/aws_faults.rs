@@ -20,7 +20,6 @@ use modelmon_cloud::control::api::handle;
 use modelmon_cloud::control::ControlPlane;
 use modelmon_cloud::ports::ObjectStore;
 use modelmon_cloud::run::{AnalysisRunner, RunResult, ScheduledRun};
-use modelmon_cloud::ObjectUri;
 use serde_json::{json, Value};
 
 use common::fault_proxy::{Fault, FaultProxy};
