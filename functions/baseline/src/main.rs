@@ -137,7 +137,7 @@ async fn handle(function: &Function, event: BaselineEvent, context: &Context) ->
             Ok(answer(outcome))
         }
         BaselineEvent::FanoutMerge { fanout_merge: plan } => {
-            let job = plan.processing_job.as_deref();
+            let job = plan.input.processing_job.as_deref();
             if let Some(job) = job {
                 if !function.runner.fanned_out_job_open(job).await.map_err(JobFailed)? {
                     // Stopped, or out of time, while the Map ran: no baseline.

@@ -65,23 +65,28 @@ pub async fn run_baseline(
     allowed: &AllowedBuckets,
     scratch: Option<&Path>,
 ) -> Result<BaselineOutputs, CloudError> {
-    run_baseline_with(store, job, &BaselineOptions::default(), allowed, scratch).await
+    run_baseline_with(store, job, &BaselineOptions::default(), allowed, scratch, None).await
 }
 
-/// [`run_baseline`] with a processing job's options.
+/// [`run_baseline`] with a processing job's options; `listed`: the dataset's objects, when the
+/// caller has listed them already ([`dataset_objects`]).
 pub async fn run_baseline_with(
     store: &Arc<dyn ObjectStore>,
     job: &BaselineJob,
     options: &BaselineOptions,
     allowed: &AllowedBuckets,
     scratch: Option<&Path>,
+    listed: Option<Vec<ObjectInfo>>,
 ) -> Result<BaselineOutputs, CloudError> {
     let source = ObjectUri::parse(&job.dataset_source)?;
     let output = ObjectUri::parse(&job.output_path)?;
     allowed.check(&source, "dataset_source")?;
     allowed.check(&output, "output_path")?;
     let format = baseline_format(&job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
-    let (_, objects) = dataset_objects(store, &source, &job.dataset_source).await?;
+    let objects = match listed {
+        Some(objects) => objects,
+        None => dataset_objects(store, &source, &job.dataset_source).await?.1,
+    };
     let profile = profile_objects(store, &objects, format, options, scratch).await?;
     if profile.item_count() == 0 {
         return Err(no_records(&job.dataset_source, &profile));

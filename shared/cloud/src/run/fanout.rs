@@ -68,8 +68,9 @@ impl From<BaselineJob> for FanoutJob {
 /// What the plan step tells the Map and the merge step (the state machine passes it on).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FanoutPlan {
+    /// The state machine's input, passed on (flattened: its members are the plan's).
     #[serde(flatten)]
-    pub job: BaselineJob,
+    pub input: FanoutJob,
     /// The Map's ItemReader lists `prefix` in `bucket` (ListObjectsV2).
     pub bucket: String,
     pub prefix: String,
@@ -81,10 +82,6 @@ pub struct FanoutPlan {
     pub objects_per_batch: u64,
     /// Where the partial profiles go: `{output_path}/_modelmon-fanout/{execution}/`.
     pub scratch: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processing_job: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categorical_drift_method: Option<CategoricalDriftMethod>,
 }
 
 /// One item of the Map's ItemReader: an object of the listing (ListObjectsV2's `Contents`).
@@ -208,7 +205,7 @@ pub async fn plan_fanout(
     let count = objects.len() as u64;
     let mean = bytes.div_ceil(count).max(1);
     Ok(FanoutPlan {
-        job: job.clone(),
+        input: fanout.clone(),
         bucket: root.bucket.clone(),
         prefix: if single_object {
             source.key.clone()
@@ -220,8 +217,6 @@ pub async fn plan_fanout(
         bytes,
         objects_per_batch: (BATCH_BYTES / mean).clamp(1, count),
         scratch: output.join(SCRATCH_FOLDER).join(execution).as_prefix().to_string(),
-        processing_job: fanout.processing_job.clone(),
-        categorical_drift_method: fanout.categorical_drift_method,
     })
 }
 
@@ -281,7 +276,7 @@ async fn profile_and_write(
         key: plan.prefix.clone(),
     };
     allowed.check(&root, "dataset_source")?;
-    let format = baseline_format(&plan.job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
+    let format = baseline_format(&plan.input.job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
     let listed: Vec<ObjectInfo> = items
         .iter()
         .map(|item| ObjectInfo {
@@ -318,11 +313,11 @@ pub async fn merge_partials(
     plan: &FanoutPlan,
     allowed: &AllowedBuckets,
 ) -> Result<BaselineOutputs, CloudError> {
-    let source = ObjectUri::parse(&plan.job.dataset_source)?;
-    let output = ObjectUri::parse(&plan.job.output_path)?;
+    let source = ObjectUri::parse(&plan.input.job.dataset_source)?;
+    let output = ObjectUri::parse(&plan.input.job.output_path)?;
     allowed.check(&source, "dataset_source")?;
     allowed.check(&output, "output_path")?;
-    let format = baseline_format(&plan.job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
+    let format = baseline_format(&plan.input.job.dataset_format, "dataset_format").map_err(CloudError::Data)?;
     let scratch = ObjectUri::parse(&plan.scratch)?;
     let mut partials = Vec::new();
     for object in store.list(&scratch.join("partials").as_prefix()).await? {
@@ -331,16 +326,16 @@ pub async fn merge_partials(
             .map_err(|err| CloudError::Data(format!("{}: not a partial profile: {err}", object.uri)))?;
         partials.push(partial);
     }
-    let (_, objects) = dataset_objects(store, &source, &plan.job.dataset_source).await?;
+    let (_, objects) = dataset_objects(store, &source, &plan.input.job.dataset_source).await?;
     let profile = merge_in_order(&plan.bucket, partials, &objects, format)?;
     if profile.item_count() == 0 {
-        return Err(no_records(&plan.job.dataset_source, &profile));
+        return Err(no_records(&plan.input.job.dataset_source, &profile));
     }
     let options = BaselineOptions {
-        categorical_drift_method: plan.categorical_drift_method,
+        categorical_drift_method: plan.input.categorical_drift_method,
         ..BaselineOptions::default()
     };
-    let outputs = write_baseline(store, &profile, &plan.job, format, &options, &output).await?;
+    let outputs = write_baseline(store, &profile, &plan.input.job, format, &options, &output).await?;
     remove_all(store, &scratch).await?;
     Ok(outputs)
 }

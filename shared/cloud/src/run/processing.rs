@@ -21,7 +21,7 @@ use crate::control::baselining::BaseliningSpec;
 use crate::control::job::JobScripts;
 use crate::control::processing_jobs::{edit_job, Edit};
 use crate::control::records::{epoch_seconds, from_epoch_seconds, ProcessingJobRecord, ProcessingJobStatus};
-use crate::ports::{FanoutStarter, JobLog, LogLine, ObjectStore, ScriptRunner, Table};
+use crate::ports::{FanoutStarter, JobLog, LogLine, ObjectInfo, ObjectStore, ScriptRunner, Table};
 use crate::{AllowedBuckets, CloudError};
 
 #[derive(Debug, Clone)]
@@ -46,6 +46,14 @@ pub struct FanoutSettings {
 /// about as fast (BENCHMARKS.md: about 40 s at the measured rate) and the fan-out would only add
 /// its start-up and merge.
 pub const DEFAULT_FANOUT_THRESHOLD_BYTES: u64 = 2 * super::fanout::BATCH_BYTES;
+
+/// Where a job's baseline runs, once its dataset is listed.
+enum FanoutDecision {
+    /// On the fan-out's execution (its ARN).
+    Started(String),
+    /// In this function, on these objects of the dataset.
+    OneFunction(Vec<ObjectInfo>),
+}
 
 /// How a delivery of a job ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,23 +262,25 @@ impl ProcessingJobRunner {
         log.flush().await;
 
         let max_runtime = Duration::seconds(i64::from(spec.max_runtime_seconds));
-        if let Some(fanout) = &self.fanout {
-            match self
+        // With a fan-out, the dataset is listed to decide; the listing is then the baseline's.
+        let listed = match &self.fanout {
+            Some(fanout) => match self
                 .fan_out(fanout, &spec, &job, &record.processing_job_name, log)
                 .await
             {
-                Ok(Some(execution)) => {
+                Ok(FanoutDecision::Started(execution)) => {
                     return Outcome::FannedOut {
                         execution,
                         until: started + max_runtime,
                     }
                 }
-                Ok(None) => {}
+                Ok(FanoutDecision::OneFunction(objects)) => Some(objects),
                 Err(err) => return Outcome::Failed(err.to_string()),
-            }
-        }
+            },
+            None => None,
+        };
         let scratch = self.settings.scratch.as_deref();
-        let work = run_baseline_with(&self.store, &job, &options, &self.allowed_buckets, scratch);
+        let work = run_baseline_with(&self.store, &job, &options, &self.allowed_buckets, scratch, listed);
         tokio::pin!(work);
         let mut beat = tokio::time::interval(
             (self.settings.lease / 6)
@@ -304,7 +314,7 @@ impl ProcessingJobRunner {
         }
     }
 
-    /// Starts the fan-out for the job if its dataset asks for it; the execution's ARN.
+    /// Starts the fan-out for the job if its dataset asks for it.
     async fn fan_out(
         &self,
         fanout: &FanoutSettings,
@@ -312,7 +322,7 @@ impl ProcessingJobRunner {
         job: &BaselineJob,
         job_name: &str,
         log: &mut Log<'_>,
-    ) -> Result<Option<String>, CloudError> {
+    ) -> Result<FanoutDecision, CloudError> {
         let FanoutSettings {
             starter,
             threshold_bytes,
@@ -324,13 +334,13 @@ impl ProcessingJobRunner {
         } else if bytes > *threshold_bytes {
             format!("more than the threshold of {threshold_bytes} bytes")
         } else {
-            return Ok(None);
+            return Ok(FanoutDecision::OneFunction(objects));
         };
         if spec.record_preprocessor_script.is_some() || spec.post_analytics_processor_script.is_some() {
             log.line(format!(
                 "{why} asks for the fan-out, but its batches do not run scripts: the job runs in one function"
             ));
-            return Ok(None);
+            return Ok(FanoutDecision::OneFunction(objects));
         }
         let input = FanoutJob {
             job: job.clone(),
@@ -343,7 +353,7 @@ impl ProcessingJobRunner {
             "The dataset ({} objects, {bytes} bytes; {why}) is baselined by the fan-out",
             objects.len()
         ));
-        Ok(Some(execution))
+        Ok(FanoutDecision::Started(execution))
     }
 
     /// Writes down the fan-out that has the job, and the lease it has until the job's
